@@ -1,0 +1,42 @@
+"""The event record published on ``naq_events`` (``naq.events.<queue>.<kind>``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from naq.protocol._checks import check_non_negative
+from naq.protocol._codec import Record
+from naq.protocol.ids import validate_job_id, validate_queue_name, validate_token, validate_worker_id
+from naq.protocol.names import SYSTEM_EVENTS_TOKEN
+
+__all__ = ["EventRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord(Record):
+    """Something that happened to a job (or, with ``queue`` ``_sys``, to the system).
+
+    ``kind`` is an :class:`~naq.protocol.names.EventKind` or
+    :class:`~naq.protocol.names.SystemEventKind` value; ``data`` holds kind-specific details such
+    as the attempt number, the error or the duration. ``at`` is Unix seconds (UTC).
+    """
+
+    KIND: ClassVar[str] = "event"
+
+    kind: str
+    queue: str
+    at: float
+    job_id: str | None = None
+    worker_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_token("event kind", self.kind)
+        if self.queue != SYSTEM_EVENTS_TOKEN:
+            validate_queue_name(self.queue)
+        if self.job_id is not None:
+            validate_job_id(self.job_id)
+        if self.worker_id is not None:
+            validate_worker_id(self.worker_id)
+        check_non_negative("at", self.at)

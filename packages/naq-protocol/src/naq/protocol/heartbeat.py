@@ -1,0 +1,45 @@
+"""The worker heartbeat record kept in ``naq_workers`` under the worker id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from naq.protocol._checks import check_non_negative
+from naq.protocol._codec import Record
+from naq.protocol.ids import validate_job_id, validate_queue_name, validate_worker_id
+from naq.protocol.names import WorkerStatus
+
+__all__ = ["WorkerHeartbeat"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHeartbeat(Record):
+    """What a live worker reports every heartbeat interval; it expires after ``NAQ_WORKER_TTL``."""
+
+    KIND: ClassVar[str] = "worker"
+
+    worker_id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...]
+    status: WorkerStatus
+    concurrency: int
+    started_at: float
+    heartbeat_at: float
+    current_jobs: tuple[str, ...] = ()
+    processed: int = 0
+    failed: int = 0
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        validate_worker_id(self.worker_id)
+        for queue in self.queues:
+            validate_queue_name(queue)
+        for job_id in self.current_jobs:
+            validate_job_id(job_id)
+        WorkerStatus(self.status)
+        if self.pid < 0 or self.concurrency < 1 or self.processed < 0 or self.failed < 0:
+            raise ValueError("pid, processed and failed must be >= 0 and concurrency >= 1")
+        check_non_negative("started_at", self.started_at)
+        check_non_negative("heartbeat_at", self.heartbeat_at)

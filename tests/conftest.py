@@ -1,0 +1,113 @@
+"""Fixtures shared by every test folder: a real NATS server, a cluster, clocks, subprocesses.
+
+Imports only the standard library, pytest, the harness and naq.protocol; nats-py (a test
+dependency of every environment) is imported inside the fixtures that talk to the server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.processes import ProcessGroup
+from harness.servers import NatsCluster, NatsServer
+from naq.protocol import Settings
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One JetStream nats-server on 127.0.0.1 and a random port, for the whole session."""
+    server = NatsServer(tmp_path_factory.mktemp("nats"))
+    server.start()
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+async def _delete_all_streams(url: str) -> None:
+    import nats
+
+    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream()
+        for name in await js.streams_info():
+            await js.delete_stream(name.config.name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def nats_url(nats_server: NatsServer) -> str:
+    """URL of the session server, with every stream and bucket deleted so each test starts clean."""
+    await _delete_all_streams(nats_server.url)
+    return nats_server.url
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Any]:
+    """A nats-py connection to the clean session server, closed after the test."""
+    import nats
+
+    connection = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=0)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def js(nc: Any) -> Any:
+    """The JetStream context of :func:`nc`."""
+    return nc.jetstream()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A fresh 3-node JetStream cluster on loopback, stopped after the test."""
+    cluster = NatsCluster(tmp_path / "cluster")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def test_settings(nats_url: str) -> Settings:
+    """naq settings for the session server with the clocks shortened for tests (BRIEF §10)."""
+    return Settings.from_env(
+        {},
+        nats_url=nats_url,
+        connect_timeout=2.0,
+        ack_wait=2.0,
+        worker_heartbeat_interval=0.5,
+        worker_ttl=2,
+        scheduler_poll_interval=0.1,
+        scheduler_lock_ttl=2,
+        scheduler_lock_renew_interval=0.5,
+    )
+
+
+@pytest.fixture
+def naq_env(test_settings: Settings) -> dict[str, str]:
+    """Environment for naq subprocesses: this process's, minus any ``NAQ_*``, plus the test settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAQ_")}
+    env.update(test_settings.as_env())
+    env["NAQ_LOG_LEVEL"] = "DEBUG"
+    return env
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
+    """Starts console scripts as subprocesses and stops every one of them after the test."""
+    logs = tmp_path / "process-logs"
+    logs.mkdir()
+    group = ProcessGroup(logs)
+    try:
+        yield group
+    finally:
+        group.close()

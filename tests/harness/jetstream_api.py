@@ -1,0 +1,35 @@
+"""Test helper: create and inspect naq's resources from their specs through the raw JetStream API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from naq.protocol.resources import ConsumerSpec, StreamSpec
+
+__all__ = ["create_consumer", "create_stream", "js_api", "stream_info"]
+
+
+async def js_api(nc: Any, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Send one JetStream API request; raise ``RuntimeError`` with the server's error if it refuses."""
+    reply = await nc.request(f"$JS.API.{subject}", json.dumps(body or {}).encode(), timeout=10)
+    data = json.loads(reply.data)
+    if "error" in data:
+        raise RuntimeError(f"{subject}: {data['error']}")
+    return data
+
+
+async def create_stream(nc: Any, spec: StreamSpec) -> dict[str, Any]:
+    """Create (or idempotently re-create) the stream ``spec`` describes; returns the stream info."""
+    return await js_api(nc, f"STREAM.CREATE.{spec.name}", spec.api_config())
+
+
+async def stream_info(nc: Any, name: str) -> dict[str, Any]:
+    """The server's info for stream ``name``."""
+    return await js_api(nc, f"STREAM.INFO.{name}")
+
+
+async def create_consumer(nc: Any, spec: ConsumerSpec) -> dict[str, Any]:
+    """Create the durable consumer ``spec`` describes; returns the consumer info."""
+    body = {"stream_name": spec.stream, "config": spec.api_config()}
+    return await js_api(nc, f"CONSUMER.CREATE.{spec.stream}.{spec.durable_name}", body)

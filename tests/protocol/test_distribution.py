@@ -1,0 +1,7 @@
+"""naq-protocol installs as a distribution of its own: version, exact internal pins, namespace."""
+
+from harness.distributions import assert_naq_distribution
+
+
+def test_naq_protocol_distribution() -> None:
+    assert_naq_distribution("naq-protocol", "naq.protocol")
