@@ -33,7 +33,7 @@ class ProcessGroup:
         """Start console script ``script`` with ``args``; its output goes to a log file."""
         log_path = self.log_dir / f"{script}-{len(self.processes)}.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603 - our own console scripts
+            process = subprocess.Popen(
                 [console_script(script), *args],
                 stdout=log,
                 stderr=subprocess.STDOUT,

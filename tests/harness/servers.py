@@ -77,7 +77,7 @@ class NatsServer:
             *self.cluster_args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
             ports = wait_for(self._read_ports, timeout=timeout, what=f"ports file of {self.name}")
             self.url = ports["nats"][0]
@@ -164,12 +164,8 @@ class NatsCluster:
                 NatsServer(
                     self.workdir / f"attempt{attempt}" / f"n{i}",
                     name=f"n{i}",
-                    cluster_args=(
-                        "--cluster", f"nats://{_HOST}:{port}",
-                        "--cluster_name", self.cluster_name,
-                        "--routes", routes,
-                    ),
-                )  # fmt: skip
+                    cluster_args=self._cluster_args(port, routes),
+                )
                 for i, port in enumerate(route_ports)
             ]
             try:
@@ -185,6 +181,13 @@ class NatsCluster:
                 if "address already in use" not in str(exc):
                     raise
         raise ServerStartError(f"cluster did not start after {attempts} attempts: {last_error}")
+
+    def _cluster_args(self, route_port: int, routes: str) -> tuple[str, ...]:
+        return (
+            "--cluster", f"nats://{_HOST}:{route_port}",
+            "--cluster_name", self.cluster_name,
+            "--routes", routes,
+        )  # fmt: skip
 
     @property
     def urls(self) -> list[str]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import nats.js.errors
 import pytest
-from harness.jetstream_api import create_consumer, create_stream, js_api, stream_info
 
+from harness.jetstream_api import create_consumer, create_stream, stream_info
 from harness.waiting import async_wait_for
 from naq.protocol import Settings, config_differences, names, resources
 from naq.protocol.subjects import delayed_subject, queue_subject, schedule_at
@@ -66,7 +65,8 @@ async def test_job_ids_deduplicate_within_the_window(nc: Any, js: Any, settings:
     await create_stream(nc, resources.jobs_stream(settings))
     first = await js.publish(queue_subject("default"), b"job", headers={names.HEADER_MSG_ID: "job-1"})
     second = await js.publish(queue_subject("default"), b"job", headers={names.HEADER_MSG_ID: "job-1"})
-    assert not first.duplicate and second.duplicate
+    assert not first.duplicate
+    assert second.duplicate
 
 
 async def test_server_side_schedule_moves_a_delayed_job_to_its_queue(nc: Any, js: Any, settings: Settings) -> None:
@@ -141,7 +141,7 @@ async def test_worker_heartbeats_expire_visibly_to_watchers(nc: Any, js: Any) ->
     async def expiry_seen() -> bool:
         try:
             entry = await watcher.updates(timeout=0.5)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return False
         if entry is not None:
             seen.append(entry.operation or "PUT")

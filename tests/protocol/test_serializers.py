@@ -61,7 +61,8 @@ def test_pickle_carries_lambdas_and_arbitrary_objects() -> None:
     payload = serializer.dump_call(lambda x: x * 2, (datetime.date(2026, 1, 1),), {"s": {1, 2}})
     assert isinstance(payload, str)
     func, args, kwargs = serializer.load_call(payload)
-    assert func is not None and func(21) == 42
+    assert func is not None
+    assert func(21) == 42
     assert args == [datetime.date(2026, 1, 1)]
     assert kwargs == {"s": {1, 2}}
     assert serializer.load_value(serializer.dump_value({1, 2})) == {1, 2}

@@ -83,6 +83,11 @@ class StreamSpec:
     allow_msg_schedules: bool = False
     subject_delete_marker_ttl: float = 0.0
 
+    @property
+    def effective_duplicate_window(self) -> float:
+        """The duplicate window, shortened to ``max_age``: the server refuses a longer one."""
+        return min(self.duplicate_window, self.max_age) if self.max_age else self.duplicate_window
+
     def api_config(self) -> dict[str, Any]:
         """The stream's configuration in the JetStream API's JSON form."""
         config: dict[str, Any] = {
@@ -98,8 +103,7 @@ class StreamSpec:
             "max_msgs_per_subject": self.max_msgs_per_subject,
             "max_msg_size": -1,
             "discard": self.discard,
-            # The server refuses a duplicate window longer than the stream's max age.
-            "duplicate_window": _ns(min(self.duplicate_window, self.max_age) if self.max_age else self.duplicate_window),
+            "duplicate_window": _ns(self.effective_duplicate_window),
             "allow_direct": self.allow_direct,
             "allow_rollup_hdrs": self.allow_rollup_hdrs,
             "deny_delete": self.deny_delete,
