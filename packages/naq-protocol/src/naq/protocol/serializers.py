@@ -79,9 +79,7 @@ def check_json_value(value: Any, where: str, _depth: int = 0) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise SerializationError(
-                    f"{where} has a non-string key {key!r}; JSON object keys must be strings"
-                )
+                raise SerializationError(f"{where} has a non-string key {key!r}; JSON object keys must be strings")
             check_json_value(item, f"{where}[{key!r}]", _depth + 1)
         return
     raise SerializationError(
