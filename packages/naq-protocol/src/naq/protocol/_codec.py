@@ -1,4 +1,4 @@
-"""Versioned JSON records: frozen dataclasses encoded as ``{"v": 1, "kind": ..., fields...}``.
+"""Versioned JSON records: frozen dataclasses encoded as ``{"v": 1, "record": ..., fields...}``.
 
 Decoding checks every field against its annotation, so a decoder fed anything (random bytes,
 truncated JSON, a wrong version, missing or wrongly typed fields) raises ``SerializationError`` and
@@ -18,10 +18,13 @@ from typing import Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
 from naq.protocol.errors import SerializationError
 
-__all__ = ["SCHEMA_VERSION", "Record", "dumps", "loads_object"]
+__all__ = ["ENVELOPE_KEYS", "SCHEMA_VERSION", "Record", "dumps", "loads_object"]
 
 SCHEMA_VERSION = 1
 """Version written into every record; a decoder refuses any other."""
+
+ENVELOPE_KEYS = ("v", "record")
+"""Keys every encoded record starts with (schema version, record kind); no record field may use them."""
 
 _MAX_RECORD_BYTES = 64 * 1024**2
 
@@ -84,9 +87,14 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
             return value
         raise _Mismatch(f"{path}: expected an integer")
     if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-        raise _Mismatch(f"{path}: expected a number")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond float range
+                number = math.inf
+            if math.isfinite(number):
+                return number
+        raise _Mismatch(f"{path}: expected a finite number")
     if hint is str:
         if isinstance(value, str):
             return value
@@ -139,13 +147,13 @@ class Record:
     KIND: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """The record's fields as JSON data, without version and kind."""
+        """The record's fields as JSON data, without the envelope keys."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def encode(self) -> bytes:
         """The record as versioned JSON bytes."""
         try:
-            return dumps({"v": SCHEMA_VERSION, "kind": self.KIND, **self.to_dict()})
+            return dumps({"v": SCHEMA_VERSION, "record": self.KIND, **self.to_dict()})
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"{self.KIND} record cannot be encoded as JSON: {exc}") from None
 
@@ -154,7 +162,7 @@ class Record:
         """Rebuild a record from :meth:`encode`'s bytes; anything else raises ``SerializationError``."""
         what = f"{cls.KIND} record"
         obj = loads_object(data, what)
-        version, kind = obj.get("v"), obj.get("kind")
+        version, kind = obj.get("v"), obj.get("record")
         if version != SCHEMA_VERSION or isinstance(version, bool):
             raise SerializationError(f"{what}: unsupported schema version {version!r} (expected {SCHEMA_VERSION})")
         if kind != cls.KIND:
@@ -174,5 +182,5 @@ class Record:
             return cls(**values)
         except _Mismatch as exc:
             raise SerializationError(f"invalid {exc}") from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise SerializationError(f"invalid {path}: {exc}") from None

@@ -71,9 +71,21 @@ def function_ref(func: Callable[..., Any]) -> str:
 
 
 def describe_callable(func: Callable[..., Any]) -> str:
-    """A best-effort ``module:qualname`` for display and module checks; never raises."""
+    """A ``module:qualname`` for display and module checks that always fits :data:`REF_PATTERN`.
+
+    Used for pickle jobs, whose callable travels by value: ``<lambda>`` and ``<locals>`` parts are
+    kept readable (``_lambda_``) so the reference can still be shown and checked against a worker's
+    allowed modules. Never raises.
+    """
     module, qualname = _raw_ref(func)
-    return f"{module or '?'}:{qualname or type(func).__qualname__}"
+    module = module if isinstance(module, str) and module else "unknown"
+    qualname = qualname if isinstance(qualname, str) and qualname else type(func).__qualname__
+    ref = f"{_safe_dotted(module)}:{_safe_dotted(qualname)}"
+    return ref if REF_PATTERN.fullmatch(ref) else f"unknown:{_safe_dotted(type(func).__name__)}"
+
+
+def _safe_dotted(name: str) -> str:
+    return ".".join(re.sub(r"\W", "_", part) or "_" for part in name.split("."))
 
 
 def exception_ref(exc_type: type[BaseException] | str) -> str:
