@@ -53,3 +53,18 @@ def test_envelope_layout() -> None:
 def test_loads_object_refuses_everything_but_one_json_object(data: object) -> None:
     with pytest.raises(SerializationError):
         loads_object(data, "test record")  # type: ignore[arg-type]
+
+
+def test_lone_surrogates_survive_a_re_encoding() -> None:
+    # "\ud800" is a valid JSON escape but not valid UTF-8: a decoded job must still be encodable
+    # (the worker re-encodes it into the dead-letter queue).
+    encoded = b'{"v":1,"record":"error","type":"m:E","message":"\\ud800","traceback":""}'
+    error = naq.protocol.ErrorInfo.decode(encoded)
+    assert naq.protocol.ErrorInfo.decode(error.encode()) == error
+
+
+@pytest.mark.parametrize("version", [1.0, True, "1", 2, None])
+def test_only_the_integer_schema_version_is_accepted(version: object) -> None:
+    body = json.dumps({"v": version, "record": "error", "type": "m:E", "message": "", "traceback": ""})
+    with pytest.raises(SerializationError, match="schema version"):
+        naq.protocol.ErrorInfo.decode(body)

@@ -1,6 +1,24 @@
 """naq.client: enqueue Python function calls on NATS JetStream, schedule them, read their results."""
 
+from loguru import logger
+
+from naq.client._api import (
+    close,
+    enqueue,
+    enqueue_many,
+    enqueue_many_sync,
+    enqueue_sync,
+    fetch_job_result,
+    fetch_job_result_sync,
+    list_workers,
+    list_workers_sync,
+    purge_queue,
+    purge_queue_sync,
+)
+from naq.client._job import Job
+from naq.client._queue import Queue
 from naq.client._version import __version__
+from naq.protocol import JobStatus, Settings, WorkerHeartbeat
 from naq.protocol.errors import (
     ConfigurationError,
     JobExecutionError,
@@ -12,8 +30,29 @@ from naq.protocol.errors import (
     SerializationError,
 )
 
+# A library logs nothing unless the application asks: `logger.enable("naq")`. The CLIs do.
+logger.disable("naq")
+
 __all__ = [
     "__version__",
+    # queues and jobs
+    "Job",
+    "JobStatus",
+    "Queue",
+    "Settings",
+    "WorkerHeartbeat",
+    # module-level API (original naq names) and sync twins
+    "close",
+    "enqueue",
+    "enqueue_many",
+    "enqueue_many_sync",
+    "enqueue_sync",
+    "fetch_job_result",
+    "fetch_job_result_sync",
+    "list_workers",
+    "list_workers_sync",
+    "purge_queue",
+    "purge_queue_sync",
     # errors
     "ConfigurationError",
     "JobExecutionError",

@@ -34,8 +34,15 @@ def _reject_constant(name: str) -> None:
 
 
 def dumps(value: object) -> bytes:
-    """Compact UTF-8 JSON; NaN and infinities are refused (they are not JSON)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON; NaN and infinities are refused (they are not JSON).
+
+    Text with lone surrogates (valid in JSON escapes, invalid in UTF-8) falls back to ASCII
+    escapes, so every record that decoded can be encoded again (e.g. into the dead-letter queue).
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
 
 
 def loads_object(data: bytes | bytearray | memoryview | str, what: str) -> dict[str, Any]:
@@ -163,7 +170,7 @@ class Record:
         what = f"{cls.KIND} record"
         obj = loads_object(data, what)
         version, kind = obj.get("v"), obj.get("record")
-        if version != SCHEMA_VERSION or isinstance(version, bool):
+        if type(version) is not int or version != SCHEMA_VERSION:
             raise SerializationError(f"{what}: unsupported schema version {version!r} (expected {SCHEMA_VERSION})")
         if kind != cls.KIND:
             raise SerializationError(f"{what}: the message is a {kind!r} record")

@@ -15,7 +15,13 @@ __all__ = ["JobStatusRecord"]
 
 @dataclass(frozen=True, slots=True)
 class JobStatusRecord(Record):
-    """A job's non-terminal state (waiting, retrying, cancelled, ...) and its attempts so far."""
+    """A job's non-terminal state (waiting, retrying, cancelled, ...) and its attempts so far.
+
+    ``attempts`` counts failed attempts; ``crashes`` counts deliveries lost to workers that died
+    mid-job (they are not failed attempts). ``stream_sequence`` and ``deliveries`` identify the
+    message delivery the record was written for, so a worker can tell its own delayed redelivery
+    (a retry) from one caused by a crash.
+    """
 
     KIND: ClassVar[str] = "job_status"
 
@@ -24,11 +30,14 @@ class JobStatusRecord(Record):
     status: JobStatus
     attempts: int
     updated_at: float
+    crashes: int = 0
+    stream_sequence: int = 0
+    deliveries: int = 0
 
     def __post_init__(self) -> None:
         validate_job_id(self.job_id)
         validate_queue_name(self.queue)
         JobStatus(self.status)
-        if self.attempts < 0:
-            raise ValueError(f"attempts must be >= 0, got {self.attempts!r}")
+        if min(self.attempts, self.crashes, self.stream_sequence, self.deliveries) < 0:
+            raise ValueError("attempts, crashes, stream_sequence and deliveries must be >= 0")
         check_non_negative("updated_at", self.updated_at)

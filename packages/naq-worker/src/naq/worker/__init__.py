@@ -1,5 +1,18 @@
-"""naq.worker: runs queued jobs: fetch, execute, retries, dependencies, results, heartbeats."""
+"""naq.worker: runs queued jobs: fetch, execute, retries, results, heartbeats."""
 
+from naq.worker._context import JobContext
+from naq.worker._executor import JobTimeoutError
+from naq.worker._processor import WorkerLostError
 from naq.worker._version import __version__
+from naq.worker._worker import Hook, Worker
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    # the worker
+    "Hook",
+    "JobContext",
+    "Worker",
+    # errors a job's result can carry
+    "JobTimeoutError",
+    "WorkerLostError",
+]

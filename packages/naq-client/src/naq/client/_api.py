@@ -1,0 +1,98 @@
+"""Module-level functions with the original naq's names, and their ``_sync`` twins.
+
+Each takes ``queue_name=`` and/or ``nats_url=`` as the original did; everything else is passed to
+the :class:`Queue` method of the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from naq.protocol import WorkerHeartbeat
+
+from naq.client._connection import close_connections, get_connection
+from naq.client._job import Job
+from naq.client._queue import Queue, resolve_settings
+from naq.client._results import fetch_result_value
+from naq.client._sync import run_sync
+from naq.client._workers import read_workers
+
+__all__ = [
+    "close",
+    "enqueue",
+    "enqueue_many",
+    "enqueue_many_sync",
+    "enqueue_sync",
+    "fetch_job_result",
+    "fetch_job_result_sync",
+    "list_workers",
+    "list_workers_sync",
+    "purge_queue",
+    "purge_queue_sync",
+]
+
+Url = str | Sequence[str] | None
+
+
+async def enqueue(func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any) -> Job:
+    """Enqueue ``func(*args, **kwargs)`` on ``queue_name``; options as :meth:`Queue.enqueue`."""
+    return await Queue(queue_name, nats_url).enqueue(func, *args, **kwargs)
+
+
+async def enqueue_many(
+    func: Any, calls: Any, /, *, queue_name: str | None = None, nats_url: Url = None, **options: Any
+) -> list[Job]:
+    """Enqueue one job per entry of ``calls``, pipelined; options as :meth:`Queue.enqueue_many`."""
+    return await Queue(queue_name, nats_url).enqueue_many(func, calls, **options)
+
+
+async def purge_queue(queue_name: str | None = None, nats_url: Url = None) -> int:
+    """Remove every job waiting on ``queue_name``; returns how many."""
+    return await Queue(queue_name, nats_url).purge()
+
+
+async def fetch_job_result(job_id: str, nats_url: Url = None) -> Any:
+    """The result of a finished job, without waiting.
+
+    Raises ``JobNotFoundError`` if there is none (unknown, still running, or expired) and
+    ``JobExecutionError`` if the job failed.
+    """
+    return await fetch_result_value(await get_connection(resolve_settings(nats_url)), job_id)
+
+
+async def list_workers(nats_url: Url = None) -> list[WorkerHeartbeat]:
+    """The latest heartbeat of every live worker."""
+    return await read_workers(await get_connection(resolve_settings(nats_url)))
+
+
+async def close() -> None:
+    """Close this event loop's naq connections (optional: they also close with the loop)."""
+    await close_connections()
+
+
+def enqueue_sync(func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any) -> Job:
+    """Blocking :func:`enqueue`."""
+    return run_sync(enqueue(func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+
+
+def enqueue_many_sync(
+    func: Any, calls: Any, /, *, queue_name: str | None = None, nats_url: Url = None, **options: Any
+) -> list[Job]:
+    """Blocking :func:`enqueue_many`."""
+    return run_sync(enqueue_many(func, calls, queue_name=queue_name, nats_url=nats_url, **options))
+
+
+def purge_queue_sync(queue_name: str | None = None, nats_url: Url = None) -> int:
+    """Blocking :func:`purge_queue`."""
+    return run_sync(purge_queue(queue_name, nats_url))
+
+
+def fetch_job_result_sync(job_id: str, nats_url: Url = None) -> Any:
+    """Blocking :func:`fetch_job_result`."""
+    return run_sync(fetch_job_result(job_id, nats_url))
+
+
+def list_workers_sync(nats_url: Url = None) -> list[WorkerHeartbeat]:
+    """Blocking :func:`list_workers`."""
+    return run_sync(list_workers(nats_url))

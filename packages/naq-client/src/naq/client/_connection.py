@@ -1,0 +1,141 @@
+"""One NATS connection per event loop and server set, shared by every naq component on that loop.
+
+A connection is opened on first use and reused; no component closes it on another's behalf.
+``close_connections()`` closes the current loop's connections (the sync API's loop closes its own
+at interpreter exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from naq.protocol import NaqConnectionError, Settings
+
+__all__ = ["Connection", "close_connections", "get_connection", "open_connection"]
+
+_PUBLISH_ASYNC_MAX_PENDING = 4000
+
+
+@dataclass(eq=False)
+class Connection:
+    """A NATS connection, its JetStream context and naq's per-connection caches."""
+
+    nc: NATS
+    js: JetStreamContext
+    settings: Settings
+    ensured: set[str] = field(default_factory=set)
+    """Names of streams, consumers and buckets already checked on this connection."""
+    ensure_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    state: dict[str, Any] = field(default_factory=dict)
+    """Caches of other modules (e.g. the queue stream's size), keyed by their owner."""
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed for good."""
+        return self.nc.is_closed
+
+
+def _connection_key(settings: Settings) -> tuple[Any, ...]:
+    return (
+        settings.nats_url,
+        settings.nats_user,
+        settings.nats_password,
+        settings.nats_token,
+        settings.nats_credentials,
+        settings.nats_nkey_seed,
+        settings.tls_ca,
+        settings.tls_cert,
+        settings.tls_key,
+    )
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.tls_ca or settings.tls_cert):
+        return None
+    context = ssl.create_default_context(cafile=settings.tls_ca)
+    if settings.tls_cert:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+async def _ignore_async_errors(error: Exception) -> None:
+    # nats-py reports reconnect attempts here; by default it prints tracebacks to stderr, which a
+    # library must not do. The connection state is visible through the client's own errors.
+    return None
+
+
+async def open_connection(settings: Settings, name: str = "naq") -> Connection:
+    """Open a new connection with ``settings``; ``NaqConnectionError`` within the connect timeout."""
+    options: dict[str, Any] = {
+        "servers": settings.servers,
+        "name": name,
+        "connect_timeout": settings.connect_timeout,
+        "error_cb": _ignore_async_errors,
+        "reconnect_time_wait": 0.5,
+        "max_reconnect_attempts": -1,
+    }
+    if settings.nats_user:
+        options["user"] = settings.nats_user
+        options["password"] = settings.nats_password
+    if settings.nats_token:
+        options["token"] = settings.nats_token
+    if settings.nats_credentials:
+        options["user_credentials"] = settings.nats_credentials
+    if settings.nats_nkey_seed:
+        options["nkeys_seed"] = settings.nats_nkey_seed
+    try:
+        tls = _tls_context(settings)
+    except (OSError, ssl.SSLError) as exc:
+        raise NaqConnectionError(f"cannot load the TLS files: {exc}") from exc
+    if tls is not None:
+        options["tls"] = tls
+    try:
+        # nats-py keeps retrying an initial connect; the connect timeout bounds the whole attempt.
+        nc = await asyncio.wait_for(nats.connect(**options), timeout=settings.connect_timeout)
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        shown = ", ".join(settings.servers)
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise NaqConnectionError(
+            f"cannot connect to NATS at {shown} within {settings.connect_timeout} s ({reason})"
+        ) from exc
+    return Connection(nc=nc, js=nc.jetstream(publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING), settings=settings)
+
+
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Connection]] = (
+    weakref.WeakKeyDictionary()
+)
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def get_connection(settings: Settings) -> Connection:
+    """The shared connection of the running loop for ``settings``' servers, opened on first use."""
+    loop = asyncio.get_running_loop()
+    connections = _by_loop.setdefault(loop, {})
+    key = _connection_key(settings)
+    connection = connections.get(key)
+    if connection is not None and not connection.closed:
+        return connection
+    lock = _locks.setdefault(loop, asyncio.Lock())
+    async with lock:
+        connection = connections.get(key)
+        if connection is None or connection.closed:
+            connection = await open_connection(settings)
+            connections[key] = connection
+    return connection
+
+
+async def close_connections() -> None:
+    """Close every shared connection of the running loop (flushing what is pending)."""
+    connections = _by_loop.pop(asyncio.get_running_loop(), {})
+    for connection in connections.values():
+        if not connection.closed:
+            await connection.nc.close()

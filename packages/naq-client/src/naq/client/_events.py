@@ -1,0 +1,32 @@
+"""Publishing events to ``naq_events`` without waiting: a core publish the stream captures."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from naq.protocol import EventRecord
+from naq.protocol.subjects import event_subject, system_event_subject
+
+from naq.client._connection import Connection
+
+__all__ = ["publish_event", "publish_system_event"]
+
+
+async def publish_event(
+    connection: Connection,
+    kind: str,
+    queue: str,
+    job_id: str | None = None,
+    worker_id: str | None = None,
+    **data: Any,
+) -> None:
+    """Publish a job event; buffered by the client, no round trip (events may be lost, jobs never)."""
+    record = EventRecord(kind=kind, queue=queue, at=time.time(), job_id=job_id, worker_id=worker_id, data=data)
+    await connection.nc.publish(event_subject(queue, kind), record.encode())
+
+
+async def publish_system_event(connection: Connection, kind: str, worker_id: str | None = None, **data: Any) -> None:
+    """Publish a system event on ``naq.events._sys.<kind>``."""
+    record = EventRecord(kind=kind, queue="_sys", at=time.time(), worker_id=worker_id, data=data)
+    await connection.nc.publish(system_event_subject(kind), record.encode())

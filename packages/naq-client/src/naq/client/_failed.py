@@ -1,0 +1,139 @@
+"""The dead-letter queue (``naq_failed_jobs``): list, show, requeue and delete failed jobs.
+
+Records are listed without consuming them: the stream's subject index names them, and each is
+read by a direct get of its subject's last message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import nats.js.errors
+
+from naq.protocol import (
+    EventKind,
+    FailedJobRecord,
+    JobNotFoundError,
+    MessagePurpose,
+    SerializationError,
+    UndecodableMessageRecord,
+    names,
+    resources,
+    validate_queue_name,
+)
+from naq.protocol.subjects import derived_message_id, failed_queue_filter, queue_subject
+
+from naq.client._connection import Connection
+from naq.client._events import publish_event
+from naq.client._jsapi import js_api
+from naq.client._resources import ensure_stream, kv
+
+__all__ = ["FailedEntry", "delete_failed", "describe", "find_failed", "list_failed", "requeue_failed"]
+
+_PAGE: Final = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEntry:
+    """One dead-letter record: a failed job, or a message that was not a job (``raw``)."""
+
+    id: str
+    """The job id, or ``_raw.<sequence>`` for an undecodable message."""
+    queue: str
+    subject: str
+    sequence: int
+    record: FailedJobRecord | UndecodableMessageRecord
+
+    @property
+    def raw(self) -> bool:
+        """True for an undecodable message (it can be shown and deleted, not requeued)."""
+        return isinstance(self.record, UndecodableMessageRecord)
+
+
+def _entry_id(subject: str) -> tuple[str, str]:
+    # naq.failed.<queue>.<job_id>  or  naq.failed.<queue>._raw.<seq>
+    parts = subject.split(".")
+    return parts[2], ".".join(parts[3:])
+
+
+async def _subjects(connection: Connection, filter_subject: str) -> Iterator[str]:
+    await ensure_stream(connection, resources.failed_jobs_stream(connection.settings))
+    info = await js_api(connection, f"STREAM.INFO.{names.FAILED_JOBS_STREAM}", {"subjects_filter": filter_subject})
+    return iter(sorted((info.get("state", {}).get("subjects") or {}).keys()))
+
+
+async def _read(connection: Connection, subject: str) -> FailedEntry | None:
+    try:
+        message = await connection.js.get_last_msg(names.FAILED_JOBS_STREAM, subject, direct=True)
+    except nats.js.errors.NotFoundError:
+        return None
+    queue, entry_id = _entry_id(subject)
+    data = message.data or b""
+    record: FailedJobRecord | UndecodableMessageRecord
+    try:
+        record = UndecodableMessageRecord.decode(data) if entry_id.startswith("_raw.") else FailedJobRecord.decode(data)
+    except SerializationError:
+        return None
+    return FailedEntry(entry_id, queue, subject, message.seq or 0, record)
+
+
+async def list_failed(connection: Connection, queue: str | None = None) -> list[FailedEntry]:
+    """Every dead-letter record, of one queue or of all."""
+    if queue is not None:
+        validate_queue_name(queue)
+    entries = []
+    for subject in await _subjects(connection, failed_queue_filter(queue)):
+        entry = await _read(connection, subject)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+async def find_failed(connection: Connection, entry_id: str, queue: str | None = None) -> FailedEntry:
+    """The dead-letter record ``entry_id``; ``JobNotFoundError`` if there is none."""
+    for entry in await list_failed(connection, queue):
+        if entry.id == entry_id:
+            return entry
+    raise JobNotFoundError(f"no failed job {entry_id!r} in the dead-letter queue")
+
+
+async def _purge_subject(connection: Connection, subject: str) -> None:
+    await js_api(connection, f"STREAM.PURGE.{names.FAILED_JOBS_STREAM}", {"filter": subject})
+
+
+async def requeue_failed(connection: Connection, entry: FailedEntry) -> str:
+    """Put a failed job back on its queue as it was (fresh attempts); returns its job id.
+
+    Its old result and status are removed first, so waiting on the job sees the new run's result;
+    the publish carries a derived message id, so it is not dropped as a duplicate of the original.
+    """
+    if not isinstance(entry.record, FailedJobRecord):
+        raise ValueError(f"{entry.id} is an undecodable message, not a job: it cannot be requeued")
+    job = entry.record.job
+    for bucket_name in (names.RESULTS_BUCKET, names.JOB_STATUS_BUCKET):
+        bucket = await kv(connection, bucket_name)
+        await bucket.purge(job.job_id)
+    headers = {names.HEADER_MSG_ID: derived_message_id(job.job_id, MessagePurpose.REQUEUE, entry.sequence)}
+    await connection.js.publish(queue_subject(job.queue), job.encode(), headers=headers)
+    await _purge_subject(connection, entry.subject)
+    await publish_event(connection, EventKind.REQUEUED, job.queue, job.job_id)
+    return job.job_id
+
+
+async def delete_failed(connection: Connection, entry: FailedEntry) -> None:
+    """Remove a record from the dead-letter queue."""
+    await _purge_subject(connection, entry.subject)
+
+
+def describe(entry: FailedEntry) -> dict[str, object]:
+    """A JSON-friendly summary of a record, for the command line."""
+    record = entry.record
+    summary: dict[str, object] = {"id": entry.id, "queue": entry.queue, "error": record.error.to_dict()}
+    if isinstance(record, FailedJobRecord):
+        summary.update(function=record.job.function, attempts=record.attempts, failed_at=record.failed_at)
+    else:
+        summary.update(subject=record.subject, headers=record.headers, failed_at=record.failed_at)
+    return json.loads(json.dumps(summary))

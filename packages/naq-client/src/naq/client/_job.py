@@ -1,0 +1,48 @@
+"""The ``Job`` handle returned by enqueue: its id, and awaitable access to its result and status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.js.errors
+
+from naq.protocol import JobStatus, JobStatusRecord, Settings, names
+
+from naq.client._connection import get_connection
+from naq.client._resources import kv
+from naq.client._results import read_result_record, result_value, wait_for_result_record
+
+__all__ = ["Job"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A handle on an enqueued job. Cheap to create from an id alone (``Job(job_id, queue, settings)``)."""
+
+    job_id: str
+    queue: str
+    settings: Settings = field(repr=False)
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the job to end and return its value.
+
+        Raises ``JobExecutionError`` (with the remote error's type, message and traceback) if the
+        job failed, and ``TimeoutError`` if it has not ended within ``timeout`` seconds. A job
+        enqueued with ``result_ttl=0`` stores no result, so waiting for it times out.
+        """
+        connection = await get_connection(self.settings)
+        return result_value(await wait_for_result_record(connection, self.job_id, timeout))
+
+    async def status(self) -> JobStatus:
+        """Where the job is now: a terminal state from its result, else its stored state, else queued."""
+        connection = await get_connection(self.settings)
+        record = await read_result_record(connection, self.job_id)
+        if record is not None:
+            return JobStatus(record.status)
+        bucket = await kv(connection, names.JOB_STATUS_BUCKET)
+        try:
+            entry = await bucket.get(self.job_id)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return JobStatus.QUEUED
+        return JobStatusRecord.decode(entry.value).status if entry.value else JobStatus.QUEUED

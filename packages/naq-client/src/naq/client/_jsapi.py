@@ -1,0 +1,44 @@
+"""Raw JetStream API requests: naq's resource specs are already in the API's JSON form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import nats.errors
+
+from naq.protocol import NaqConnectionError
+
+from naq.client._connection import Connection
+
+__all__ = ["STREAM_NOT_FOUND", "JetStreamAPIError", "js_api"]
+
+STREAM_NOT_FOUND: Final = 10059
+"""JetStream error code: no stream of that name."""
+
+_API_TIMEOUT: Final = 10.0
+
+
+class JetStreamAPIError(Exception):
+    """The JetStream API refused a request; ``code`` is the server's ``err_code``."""
+
+    def __init__(self, subject: str, error: dict[str, Any]) -> None:
+        self.code = error.get("err_code")
+        self.description = error.get("description", "")
+        super().__init__(f"{subject}: {self.description} (error {self.code})")
+
+
+async def js_api(connection: Connection, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Send ``$JS.API.<subject>`` with a JSON body and return the decoded reply."""
+    try:
+        reply = await connection.nc.request(
+            f"$JS.API.{subject}", json.dumps(body or {}).encode(), timeout=_API_TIMEOUT
+        )
+    except nats.errors.NoRespondersError as exc:
+        raise NaqConnectionError("the NATS server has no JetStream (start it with -js)") from exc
+    except nats.errors.TimeoutError as exc:
+        raise NaqConnectionError(f"JetStream did not answer {subject} within {_API_TIMEOUT} s") from exc
+    data = json.loads(reply.data)
+    if "error" in data:
+        raise JetStreamAPIError(subject, data["error"])
+    return data

@@ -1,0 +1,235 @@
+"""``Queue``: enqueue jobs on one queue, in bulk or one by one, and purge it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import nats.errors
+import nats.js.errors
+
+from naq.protocol import (
+    ConfigurationError,
+    EventKind,
+    JobEnvelope,
+    NaqConnectionError,
+    QueueFullError,
+    Settings,
+    names,
+    resources,
+    validate_queue_name,
+)
+from naq.protocol.subjects import queue_subject
+
+from naq.client._connection import Connection, get_connection
+from naq.client._events import publish_event
+from naq.client._job import Job
+from naq.client._jsapi import js_api
+from naq.client._options import Callable_, JobOptions, build_envelope
+from naq.client._resources import ensure_stream
+
+__all__ = ["Queue", "publish_envelopes", "resolve_settings"]
+
+_FULLNESS_REFRESH: Final = 1.0
+"""Seconds the job stream's size is cached between checks: a queue-full check is not per job."""
+
+_PUBLISH_TIMEOUT: Final = 10.0
+
+
+_from_env: dict[tuple[Any, ...], Settings] = {}
+
+
+def resolve_settings(nats_url: str | Sequence[str] | None = None, settings: Settings | None = None) -> Settings:
+    """``settings`` (default: from the environment) with ``nats_url`` applied over it.
+
+    Settings read from the environment are cached per environment and URL, so module-level calls
+    made in a loop do not parse every ``NAQ_*`` variable each time.
+    """
+    url = nats_url if nats_url is None or isinstance(nats_url, str) else tuple(nats_url)
+    if settings is None:
+        key = (url, *sorted((k, v) for k, v in os.environ.items() if k.startswith("NAQ_")))
+        cached = _from_env.get(key)
+        if cached is None:
+            cached = _from_env[key] = Settings.from_env(nats_url=url)
+        return cached
+    if url is None:
+        return settings
+    return Settings.from_env(settings.as_env(), nats_url=url)
+
+
+async def _check_not_full(connection: Connection) -> None:
+    settings = connection.settings
+    if settings.queue_max_bytes == -1:
+        return
+    cache = connection.state.setdefault("fullness", {"checked": 0.0, "bytes": 0})
+    now = time.monotonic()
+    if now - cache["checked"] >= _FULLNESS_REFRESH:
+        info = await js_api(connection, f"STREAM.INFO.{names.JOBS_STREAM}")
+        cache.update(checked=now, bytes=info["state"]["bytes"])
+    if resources.queue_is_full(cache["bytes"], settings):
+        raise QueueFullError(
+            f"the job stream holds {cache['bytes']} bytes, at its limit NAQ_QUEUE_MAX_BYTES={settings.queue_max_bytes}"
+        )
+
+
+def _publish_error(exc: Exception, job_id: str) -> Exception:
+    text = str(exc).lower()
+    if "maximum bytes" in text or "insufficient" in text or "resources exceeded" in text:
+        return QueueFullError(f"job {job_id} was not enqueued: the job stream is full ({exc})")
+    if isinstance(exc, nats.errors.TimeoutError | nats.js.errors.NoStreamResponseError):
+        return NaqConnectionError(f"job {job_id} may not have been enqueued: no acknowledgement from JetStream ({exc})")
+    return exc
+
+
+async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvelope]) -> None:
+    """Publish jobs for the first time (message id = job id), pipelined, then their events."""
+    await ensure_stream(connection, resources.jobs_stream(connection.settings))
+    await _check_not_full(connection)
+    js = connection.js
+    futures = []
+    for envelope in envelopes:
+        futures.append(
+            await js.publish_async(
+                queue_subject(envelope.queue),
+                envelope.encode(),
+                headers={names.HEADER_MSG_ID: envelope.job_id},
+            )
+        )
+    results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), _PUBLISH_TIMEOUT)
+    for envelope, result in zip(envelopes, results, strict=True):
+        if isinstance(result, Exception):
+            raise _publish_error(result, envelope.job_id) from result
+    for envelope in envelopes:
+        await publish_event(connection, EventKind.ENQUEUED, envelope.queue, envelope.job_id, function=envelope.function)
+
+
+class Queue:
+    """One named queue on a NATS server.
+
+    ``Queue("emails")`` uses ``NAQ_*`` settings from the environment; ``nats_url`` or ``settings``
+    override them. The connection is shared per event loop and server set, and opened on first use.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        nats_url: str | Sequence[str] | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = resolve_settings(nats_url, settings)
+        self.name = validate_queue_name(name if name is not None else self.settings.default_queue)
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r}, nats_url={','.join(self.settings.nats_url)!r})"
+
+    async def _connection(self) -> Connection:
+        return await get_connection(self.settings)
+
+    async def enqueue(
+        self,
+        func: Callable_,
+        /,
+        *args: Any,
+        job_id: str | None = None,
+        max_retries: int = 0,
+        retry_delay: float | Sequence[float] = 0.0,
+        retry_strategy: str = "fixed",
+        retry_jitter: bool = False,
+        retry_max_delay: float | None = None,
+        retry_on: Iterable[type[BaseException] | str] = (),
+        ignore_on: Iterable[type[BaseException] | str] = (),
+        depends_on: Any = None,
+        timeout: float | None = None,
+        result_ttl: int | None = None,
+        serializer: str | None = None,
+        func_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Job:
+        """Enqueue ``func(*args, **kwargs)`` and return its :class:`Job`.
+
+        ``func`` is a module-level function (or its ``"module:function"`` reference); with
+        ``serializer="pickle"`` any picklable callable. Options, all keyword-only:
+
+        - ``job_id``: your own id (``[A-Za-z0-9_-]{1,64}``); the same id enqueued twice within two
+          minutes is one job. Default: a random id.
+        - ``max_retries``: retries after the first attempt (0: none).
+        - ``retry_delay``: seconds before a retry: one number shaped by ``retry_strategy``
+          (``fixed``, ``linear`` = delay x n, ``exponential`` = delay x 2^(n-1)), or one entry per
+          retry (the last repeats); ``retry_jitter`` randomises each delay by up to half,
+          ``retry_max_delay`` caps it.
+        - ``retry_on`` / ``ignore_on``: exception classes (or ``"module:Class"``) that are retried /
+          never retried; subclasses match.
+        - ``depends_on``: job ids or Job handles that must complete first.
+        - ``timeout``: seconds the function may run.
+        - ``result_ttl``: seconds the result is kept (default ``NAQ_DEFAULT_RESULT_TTL``; 0 keeps none).
+        - ``serializer``: ``"json"`` (default ``NAQ_JOB_SERIALIZER``) or ``"pickle"``.
+        - ``func_kwargs``: keyword arguments for ``func`` whose names collide with these options.
+
+        Raises ``SerializationError`` (naming the argument) for what the serializer cannot carry,
+        ``ConfigurationError`` for a bad option, ``QueueFullError`` when the queue is at its size
+        limit and ``NaqConnectionError`` when NATS cannot be reached.
+        """
+        options = JobOptions(
+            job_id=job_id,
+            max_retries=max_retries,
+            retry_delay=retry_delay,
+            retry_strategy=retry_strategy,
+            retry_jitter=retry_jitter,
+            retry_max_delay=retry_max_delay,
+            retry_on=retry_on,
+            ignore_on=ignore_on,
+            depends_on=depends_on,
+            timeout=timeout,
+            result_ttl=result_ttl,
+            serializer=serializer,
+        )
+        call_kwargs = _merge_kwargs(kwargs, func_kwargs)
+        envelope = build_envelope(func, args, call_kwargs, options, self.name, self.settings)
+        await publish_envelopes(await self._connection(), [envelope])
+        return Job(envelope.job_id, self.name, self.settings)
+
+    async def enqueue_many(
+        self,
+        func: Callable_,
+        calls: Iterable[Sequence[Any] | tuple[Sequence[Any], dict[str, Any]]],
+        **options: Any,
+    ) -> list[Job]:
+        """Enqueue one job per entry of ``calls`` with pipelined publishes; returns their Jobs in order.
+
+        Each entry is the positional arguments (a list or tuple), or a pair ``(args, kwargs)``.
+        ``options`` are ``enqueue``'s options, applied to every job (``job_id`` is not allowed:
+        ids must differ).
+        """
+        if "job_id" in options:
+            raise ConfigurationError("enqueue_many gives each job its own id; job_id is not allowed")
+        job_options = JobOptions(**options)
+        envelopes = []
+        for call in calls:
+            if isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], dict):
+                args, call_kwargs = call
+            else:
+                args, call_kwargs = call, {}
+            envelopes.append(build_envelope(func, tuple(args), call_kwargs, job_options, self.name, self.settings))
+        if envelopes:
+            await publish_envelopes(await self._connection(), envelopes)
+        return [Job(envelope.job_id, self.name, self.settings) for envelope in envelopes]
+
+    async def purge(self) -> int:
+        """Remove every job waiting on this queue (no other queue is touched); returns how many."""
+        connection = await self._connection()
+        await ensure_stream(connection, resources.jobs_stream(connection.settings))
+        reply = await js_api(connection, f"STREAM.PURGE.{names.JOBS_STREAM}", {"filter": queue_subject(self.name)})
+        return int(reply.get("purged", 0))
+
+
+def _merge_kwargs(kwargs: dict[str, Any], func_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    if not func_kwargs:
+        return kwargs
+    overlap = set(kwargs) & set(func_kwargs)
+    if overlap:
+        raise ConfigurationError(f"keyword argument(s) given twice: {', '.join(sorted(overlap))}")
+    return {**kwargs, **func_kwargs}

@@ -1,0 +1,77 @@
+"""Creating naq's streams, consumers and buckets on first use, from naq.protocol's specs.
+
+Missing resources are created with naq's configuration. An existing stream whose configuration
+differs materially is reported (a warning, and :func:`resource_drift`), never deleted or
+recreated. Queue consumers are naq's own: their ack wait and max ack pending are set from naq's
+settings on every start, not left to whichever worker came first. Each resource is checked once
+per connection, never per job.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+from nats.js.kv import KeyValue
+
+from naq.protocol import config_differences, resources
+from naq.protocol.resources import BucketSpec, ConsumerSpec, StreamSpec
+
+from naq.client._connection import Connection
+from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
+
+__all__ = ["ensure_bucket", "ensure_queue_consumer", "ensure_stream", "kv", "resource_drift"]
+
+
+async def ensure_stream(connection: Connection, spec: StreamSpec) -> None:
+    """Create stream ``spec`` if missing; report it if it exists with another configuration."""
+    if spec.name in connection.ensured:
+        return
+    async with connection.ensure_lock:
+        if spec.name in connection.ensured:
+            return
+        try:
+            info = await js_api(connection, f"STREAM.INFO.{spec.name}")
+        except JetStreamAPIError as exc:
+            if exc.code != STREAM_NOT_FOUND:
+                raise
+            info = await js_api(connection, f"STREAM.CREATE.{spec.name}", spec.api_config())
+        differences = config_differences(spec.api_config(), info["config"])
+        if differences:
+            connection.state.setdefault("drift", {})[spec.name] = differences
+            logger.warning(
+                "stream {} differs from naq's configuration (left as it is): {}", spec.name, "; ".join(differences)
+            )
+        connection.ensured.add(spec.name)
+
+
+async def ensure_queue_consumer(connection: Connection, queue: str) -> ConsumerSpec:
+    """Create or update the durable consumer of ``queue`` to naq's configuration."""
+    spec = resources.queue_consumer(queue, connection.settings)
+    key = f"consumer:{spec.durable_name}"
+    if key not in connection.ensured:
+        await ensure_stream(connection, resources.jobs_stream(connection.settings))
+        body = {"stream_name": spec.stream, "config": spec.api_config()}
+        await js_api(connection, f"CONSUMER.CREATE.{spec.stream}.{spec.durable_name}", body)
+        connection.ensured.add(key)
+    return spec
+
+
+async def ensure_bucket(connection: Connection, spec: BucketSpec) -> KeyValue:
+    """The KV bucket ``spec`` describes, created if missing; the handle is cached per connection."""
+    handles: dict[str, KeyValue] = connection.state.setdefault("kv", {})
+    handle = handles.get(spec.bucket)
+    if handle is None:
+        await ensure_stream(connection, spec.stream())
+        handle = await connection.js.key_value(spec.bucket)
+        handles[spec.bucket] = handle
+    return handle
+
+
+async def kv(connection: Connection, bucket: str) -> KeyValue:
+    """Handle of naq bucket ``bucket`` (by name), created with naq's configuration if missing."""
+    [spec] = [b for b in resources.all_buckets(connection.settings) if b.bucket == bucket]
+    return await ensure_bucket(connection, spec)
+
+
+def resource_drift(connection: Connection) -> dict[str, list[str]]:
+    """Streams found with a configuration other than naq's, and how they differ."""
+    return dict(connection.state.get("drift", {}))

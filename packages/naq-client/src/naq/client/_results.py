@@ -1,0 +1,83 @@
+"""Reading results: one get, or a wait that watches the one result key (never a consumer per wait).
+
+A wait subscribes (core NATS) to the exact subject ``$KV.naq_results.<job_id>`` for its duration,
+then reads the key once to close the race with a result written before the subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import nats.js.errors
+
+from naq.protocol import (
+    JobExecutionError,
+    JobNotFoundError,
+    ResultRecord,
+    get_serializer,
+    names,
+    validate_job_id,
+)
+from naq.protocol.subjects import result_subject
+
+from naq.client._connection import Connection
+from naq.client._resources import kv
+
+__all__ = ["fetch_result_value", "read_result_record", "result_value", "wait_for_result_record"]
+
+_KV_OPERATION = "KV-Operation"
+
+
+async def read_result_record(connection: Connection, job_id: str) -> ResultRecord | None:
+    """The stored result of ``job_id``, or ``None`` if there is none (yet, or any more)."""
+    validate_job_id(job_id)
+    bucket = await kv(connection, names.RESULTS_BUCKET)
+    try:
+        entry = await bucket.get(job_id)
+    except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        return None
+    if not entry.value:
+        return None
+    return ResultRecord.decode(entry.value)
+
+
+async def wait_for_result_record(connection: Connection, job_id: str, timeout: float | None) -> ResultRecord:
+    """The result of ``job_id`` once it is written; ``TimeoutError`` after ``timeout`` seconds."""
+    validate_job_id(job_id)
+    arrived: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def on_message(message: Any) -> None:
+        operation = (message.headers or {}).get(_KV_OPERATION)
+        if message.data and operation is None and not arrived.done():
+            arrived.set_result(message.data)
+
+    subscription = await connection.nc.subscribe(result_subject(job_id), cb=on_message)
+    try:
+        existing = await read_result_record(connection, job_id)
+        if existing is not None:
+            return existing
+        try:
+            data = await asyncio.wait_for(arrived, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no result for job {job_id} within {timeout} s") from None
+        return ResultRecord.decode(data)
+    finally:
+        await subscription.unsubscribe()
+
+
+def result_value(record: ResultRecord) -> Any:
+    """The job's return value, or ``JobExecutionError`` carrying the remote error if it did not complete."""
+    if record.status == "completed":
+        return get_serializer(record.serializer).load_value(record.value)
+    error = record.error
+    assert error is not None  # guaranteed by ResultRecord for every status but completed
+    raise JobExecutionError(record.job_id, error.type, error.message, error.traceback)
+
+
+async def fetch_result_value(connection: Connection, job_id: str) -> Any:
+    """The result value of ``job_id`` without waiting; ``JobNotFoundError`` if there is none."""
+    record = await read_result_record(connection, job_id)
+    if record is None:
+        raise JobNotFoundError(f"no result for job {job_id!r} (unknown, not finished, or expired)")
+    return result_value(record)

@@ -1,0 +1,43 @@
+"""The context a job function may take as its first parameter."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+__all__ = ["JobContext", "wants_context"]
+
+
+@dataclass(slots=True)
+class JobContext:
+    """What a running job may know about itself and its worker.
+
+    A job function receives it when its first parameter is named ``ctx`` or annotated
+    ``JobContext``. ``state`` is the dict the worker's ``on_startup`` hook filled (e.g. a DB pool).
+    """
+
+    job_id: str
+    queue: str
+    attempt: int
+    max_retries: int
+    worker_id: str
+    function: str
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@cache
+def wants_context(func: Callable[..., Any]) -> bool:
+    """True if ``func``'s first parameter asks for the :class:`JobContext`."""
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    if not parameters:
+        return False
+    first = parameters[0]
+    if first.kind not in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD):
+        return False
+    return first.name == "ctx" or first.annotation in (JobContext, "JobContext")

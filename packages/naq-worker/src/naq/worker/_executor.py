@@ -1,0 +1,63 @@
+"""Running a job's function: async functions as tasks, sync ones in the worker's thread pool.
+
+A timeout cancels an async job. A sync job cannot be interrupted from outside its thread: at its
+timeout the job is failed (and never run again), but its thread runs on until the function
+returns, and the worker keeps counting that thread's slot as busy until then, so it never runs
+more than ``concurrency`` things at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+__all__ = ["JobTimeoutError", "run_call"]
+
+
+class JobTimeoutError(TimeoutError):
+    """The job ran longer than its ``timeout``; ``thread_running`` if a sync job's thread goes on."""
+
+    def __init__(self, message: str, thread_running: bool = False) -> None:
+        super().__init__(message)
+        self.thread_running = thread_running
+
+
+async def run_call(
+    func: Callable[..., Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+    pool: ThreadPoolExecutor,
+    on_thread_done: Callable[[], None],
+) -> Any:
+    """Call ``func`` and return its value; raise what it raised, or ``JobTimeoutError``.
+
+    When a sync job times out while its thread still runs, ``on_thread_done`` is called once the
+    thread ends (and ``JobTimeoutError.thread_running`` is True), so the caller can keep the slot.
+    """
+    if inspect.iscoroutinefunction(func):
+        try:
+            return await asyncio.wait_for(func(*args, **kwargs), timeout)
+        except TimeoutError:
+            raise JobTimeoutError(f"job exceeded its timeout of {timeout} s and was cancelled") from None
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    future = loop.run_in_executor(pool, lambda: context.run(func, *args, **kwargs))
+    try:
+        value = await asyncio.wait_for(asyncio.shield(future), timeout)
+    except TimeoutError:
+        if future.done():
+            return future.result()
+        future.add_done_callback(lambda _: on_thread_done())
+        raise JobTimeoutError(
+            f"job exceeded its timeout of {timeout} s; it was marked failed, but its thread runs on "
+            "until the function returns (threads cannot be interrupted)",
+            thread_running=True,
+        ) from None
+    if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+        value = await asyncio.wait_for(value, timeout)
+    return value

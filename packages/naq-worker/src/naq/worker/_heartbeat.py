@@ -1,0 +1,73 @@
+"""The worker registry: a heartbeat record per live worker in ``naq_workers``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from loguru import logger
+
+from naq.protocol import WorkerHeartbeat, WorkerStatus, names
+from naq.protocol.subjects import kv_key_subject
+from naq.worker._version import __version__
+
+__all__ = ["Heartbeat"]
+
+
+class Heartbeat:
+    """Publishes the worker's record every ``NAQ_WORKER_HEARTBEAT_INTERVAL``; removes it on stop."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, status: WorkerStatus | None = None) -> WorkerHeartbeat:
+        """The worker's current heartbeat record."""
+        worker = self.worker
+        running = worker.running_job_ids()
+        if status is None:
+            status = WorkerStatus.BUSY if running else WorkerStatus.IDLE
+        return WorkerHeartbeat(
+            worker_id=worker.worker_id,
+            hostname=worker.hostname,
+            pid=worker.pid,
+            queues=tuple(worker.queues),
+            status=status,
+            concurrency=worker.concurrency,
+            started_at=worker.started_at,
+            heartbeat_at=time.time(),
+            current_jobs=tuple(running),
+            processed=worker.processed,
+            failed=worker.failed,
+            version=__version__,
+        )
+
+    async def beat(self, status: WorkerStatus | None = None) -> None:
+        """Publish one heartbeat now."""
+        subject = kv_key_subject(names.WORKERS_BUCKET, self.worker.worker_id)
+        await self.worker.connection.js.publish(subject, self.record(status).encode())
+
+    def start(self) -> None:
+        """Start beating in the background."""
+        self._task = asyncio.create_task(self._loop(), name="naq-heartbeat")
+
+    async def _loop(self) -> None:
+        interval = self.worker.settings.worker_heartbeat_interval
+        while True:
+            try:
+                await self.beat()
+            except Exception as exc:  # a missed beat is retried next interval; it must not stop the worker
+                logger.warning("heartbeat failed: {}", exc)
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        """Stop beating and remove the record, so the worker leaves the registry at once."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            bucket = self.worker.registry
+            await bucket.delete(self.worker.worker_id)
+        except Exception as exc:  # leaving a record behind is harmless: it expires with its TTL
+            logger.warning("could not remove the worker record: {}", exc)

@@ -1,0 +1,55 @@
+"""Finding the callable of a job: allowed modules, the pickle switch, and a cached import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from naq.protocol import JobEnvelope, get_serializer
+from naq.protocol.refs import module_of, resolve_ref
+
+__all__ = ["JobRejectedError", "load_call"]
+
+
+class JobRejectedError(Exception):
+    """The worker will not run this job (bad function, module not allowed, pickle not allowed).
+
+    Never retried: no later attempt would change the answer.
+    """
+
+
+def _module_allowed(module: str, allowed: tuple[str, ...] | None) -> bool:
+    if allowed is None:
+        return True
+    return any(module == prefix or module.startswith(prefix + ".") for prefix in allowed)
+
+
+_resolved: dict[str, Callable[..., Any]] = {}
+
+
+def load_call(
+    envelope: JobEnvelope, allow_pickle: bool, allowed_modules: tuple[str, ...] | None
+) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
+    """(function, args, kwargs) of ``envelope``, or ``JobRejectedError`` saying why not."""
+    if not _module_allowed(module_of(envelope.function), allowed_modules):
+        raise JobRejectedError(
+            f"function {envelope.function} is outside this worker's allowed modules ({', '.join(allowed_modules or ())})"
+        )
+    if envelope.serializer == "pickle" and not allow_pickle:
+        raise JobRejectedError(
+            f"job {envelope.job_id} uses the pickle serializer, which this worker does not accept "
+            "(set NAQ_ALLOW_PICKLE=true or --allow-pickle to run pickle jobs)"
+        )
+    func, args, kwargs = get_serializer(envelope.serializer).load_call(envelope.payload)
+    if func is not None:
+        return func, args, kwargs
+    resolved = _resolved.get(envelope.function)
+    if resolved is None:
+        try:
+            target = resolve_ref(envelope.function)
+        except Exception as exc:  # importing user code can raise anything
+            raise JobRejectedError(f"cannot import {envelope.function}: {type(exc).__name__}: {exc}") from exc
+        if not callable(target):
+            raise JobRejectedError(f"{envelope.function} is not callable")
+        resolved = _resolved[envelope.function] = target
+    return resolved, args, kwargs

@@ -1,0 +1,112 @@
+"""The worker's writes and reads of job state: results, statuses, dead letters, delayed retries.
+
+Results and statuses are written by publishing to the key's subject (``$KV.<bucket>.<key>``), with
+a per-message TTL for results. Publishes are asynchronous: each job's task awaits only its own
+acknowledgement, so the writes of concurrent jobs are pipelined.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import nats.js.errors
+
+from naq.client._connection import Connection
+from naq.client._resources import kv
+from naq.client._results import read_result_record
+from naq.protocol import (
+    ErrorInfo,
+    FailedJobRecord,
+    JobEnvelope,
+    JobStatusRecord,
+    MessagePurpose,
+    ResultRecord,
+    UndecodableMessageRecord,
+    names,
+)
+from naq.protocol.subjects import (
+    delayed_subject,
+    derived_message_id,
+    failed_subject,
+    kv_key_subject,
+    queue_subject,
+    schedule_at,
+    undecodable_subject,
+)
+
+__all__ = ["JobStore"]
+
+
+class JobStore:
+    """Reads and writes of one worker; every write raises if JetStream refuses it."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.js = connection.js
+        self.settings = connection.settings
+
+    async def _publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        future = await self.js.publish_async(subject, data, headers=headers)
+        await future  # raises nats.js.errors.APIError when refused (e.g. a full bucket)
+
+    async def write_result(self, record: ResultRecord, result_ttl: int | None) -> None:
+        """Store the job's result with its TTL; ``result_ttl`` 0 stores nothing."""
+        ttl = self.settings.default_result_ttl if result_ttl is None else result_ttl
+        if ttl == 0:
+            return
+        subject = kv_key_subject(names.RESULTS_BUCKET, record.job_id)
+        await self._publish(subject, record.encode(), {names.HEADER_TTL: str(ttl)})
+
+    async def read_result(self, job_id: str) -> ResultRecord | None:
+        """The stored result of ``job_id``, if any."""
+        return await read_result_record(self.connection, job_id)
+
+    async def write_status(self, record: JobStatusRecord) -> None:
+        """Store a job's non-terminal state."""
+        await self._publish(kv_key_subject(names.JOB_STATUS_BUCKET, record.job_id), record.encode())
+
+    async def read_status(self, job_id: str) -> JobStatusRecord | None:
+        """The stored non-terminal state of ``job_id``, if any (an unreadable one counts as none)."""
+        bucket = await kv(self.connection, names.JOB_STATUS_BUCKET)
+        try:
+            entry = await bucket.get(job_id)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
+        if not entry.value:
+            return None
+        try:
+            return JobStatusRecord.decode(entry.value)
+        except ValueError:
+            return None
+
+    async def dead_letter(self, envelope: JobEnvelope, error: ErrorInfo, attempts: int, worker_id: str) -> None:
+        """Keep the whole job with its error at ``naq.failed.<queue>.<job_id>``."""
+        record = FailedJobRecord(job=envelope, error=error, attempts=attempts, failed_at=time.time(), worker_id=worker_id)
+        await self._publish(failed_subject(envelope.queue, envelope.job_id), record.encode())
+
+    async def dead_letter_raw(
+        self, queue: str, subject: str, stream_sequence: int, data: bytes, headers: dict[str, str], error: ErrorInfo
+    ) -> None:
+        """Keep a message that is not a job, raw bytes and headers, at ``naq.failed.<queue>._raw.<seq>``."""
+        record = UndecodableMessageRecord(
+            queue=queue,
+            subject=subject,
+            stream_sequence=stream_sequence,
+            data=base64.b64encode(data).decode("ascii"),
+            headers=headers,
+            error=error,
+            failed_at=time.time(),
+        )
+        await self._publish(undecodable_subject(queue, stream_sequence), record.encode())
+
+    async def publish_delayed(self, envelope: JobEnvelope, next_attempt: int, run_at: float) -> None:
+        """Publish the job again for attempt ``next_attempt`` at ``run_at`` through a server-side schedule."""
+        headers: dict[str, Any] = {
+            names.HEADER_SCHEDULE: schedule_at(run_at),
+            names.HEADER_SCHEDULE_TARGET: queue_subject(envelope.queue),
+            names.HEADER_MSG_ID: derived_message_id(envelope.job_id, MessagePurpose.RETRY, next_attempt),
+            names.HEADER_ATTEMPT: str(next_attempt),
+        }
+        await self._publish(delayed_subject(envelope.job_id, next_attempt), envelope.encode(), headers)

@@ -1,0 +1,350 @@
+"""``Worker``: fetches jobs from its queues and runs them within one concurrency bound.
+
+One pull consumer per queue, shared with every other worker of that queue; fetches are sized by
+free slots; async jobs run as tasks and sync jobs in a thread pool of ``concurrency`` threads, so
+nothing blocks the event loop. Jobs running longer than a third of the ack wait send in-progress
+acks. SIGTERM/SIGINT stop fetching, let running jobs finish within ``grace`` seconds, hand back
+what is left and deregister; a second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+import nats.errors
+from loguru import logger
+
+from naq.client._connection import Connection, get_connection
+from naq.client._events import publish_system_event
+from naq.client._queue import resolve_settings
+from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream
+from naq.protocol import (
+    ConfigurationError,
+    Settings,
+    SystemEventKind,
+    WorkerStatus,
+    names,
+    resources,
+    validate_queue_name,
+    validate_worker_id,
+)
+from naq.worker._executor import run_call
+from naq.worker._heartbeat import Heartbeat
+from naq.worker._processor import Delivery, JobProcessor
+from naq.worker._slots import Slots
+from naq.worker._store import JobStore
+
+__all__ = ["Hook", "Worker"]
+
+Hook = Callable[..., Any]
+"""A hook: a sync or async callable (``on_startup(state)``, ``before_job(ctx)``, ``after_job(ctx, error)``,
+``on_shutdown(state)``)."""
+
+_FETCH_MAX: Final = 256
+"""Most messages asked for in one fetch."""
+
+_FETCH_WAIT: Final = 1.0
+"""Seconds a fetch waits for messages; also how soon a stopping worker stops fetching."""
+
+_ERROR_BACKOFF: Final = 1.0
+
+
+def _hooks(value: Hook | Iterable[Hook] | None) -> list[Hook]:
+    if value is None:
+        return []
+    return [value] if callable(value) else list(value)
+
+
+def _default_worker_id() -> str:
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class Worker:
+    """Runs jobs from ``queues`` (default: ``NAQ_DEFAULT_QUEUE``), at most ``concurrency`` at once.
+
+    Hooks (sync or async, one callable or a list): ``on_startup(state)`` and ``on_shutdown(state)``
+    get the worker's ``state`` dict (open a DB pool once, store it there); ``before_job(ctx)`` and
+    ``after_job(ctx, error)`` get the :class:`~naq.worker.JobContext` (``error`` is ``None`` on
+    success). A job function whose first parameter is named ``ctx`` (or annotated ``JobContext``)
+    receives the context, whose ``state`` is the same dict.
+
+    ``burst=True`` stops once every queue is empty and nothing runs. ``allow_pickle`` and
+    ``allowed_modules`` default to ``NAQ_ALLOW_PICKLE`` and ``NAQ_ALLOWED_MODULES``.
+    """
+
+    def __init__(
+        self,
+        queues: str | Sequence[str] | None = None,
+        concurrency: int = 10,
+        name: str | None = None,
+        *,
+        nats_url: str | Sequence[str] | None = None,
+        settings: Settings | None = None,
+        on_startup: Hook | Iterable[Hook] | None = None,
+        on_shutdown: Hook | Iterable[Hook] | None = None,
+        before_job: Hook | Iterable[Hook] | None = None,
+        after_job: Hook | Iterable[Hook] | None = None,
+        burst: bool = False,
+        grace: float = 30.0,
+        allow_pickle: bool | None = None,
+        allowed_modules: Sequence[str] | None = None,
+    ) -> None:
+        self.settings = resolve_settings(nats_url, settings)
+        if queues is None:
+            queues = [self.settings.default_queue]
+        elif isinstance(queues, str):
+            queues = [queues]
+        self.queues = list(dict.fromkeys(validate_queue_name(q) for q in queues))
+        if not self.queues:
+            raise ConfigurationError("a worker needs at least one queue")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        if grace < 0:
+            raise ConfigurationError(f"grace must be >= 0, got {grace!r}")
+        self.concurrency = concurrency
+        self.worker_id = validate_worker_id(name) if name is not None else _default_worker_id()
+        self.hostname = socket.gethostname()
+        self.pid = os.getpid()
+        self.burst = burst
+        self.grace = grace
+        self.allow_pickle = self.settings.allow_pickle if allow_pickle is None else allow_pickle
+        modules = self.settings.allowed_modules if allowed_modules is None else tuple(allowed_modules)
+        self.allowed_modules: tuple[str, ...] | None = modules or None
+        self.hooks = {
+            "on_startup": _hooks(on_startup),
+            "on_shutdown": _hooks(on_shutdown),
+            "before_job": _hooks(before_job),
+            "after_job": _hooks(after_job),
+        }
+        self.state: dict[str, Any] = {}
+        self.processed = 0
+        self.failed = 0
+        self.started_at = 0.0
+        self.connection: Connection
+        self.registry: Any = None
+        self.slots = Slots(concurrency)
+        self._running: dict[asyncio.Task[None], Delivery] = {}
+        # Created in run(), on the loop the worker runs on.
+        self._stopping: asyncio.Event | None = None
+        self._stop_now: asyncio.Event | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"Worker({self.queues!r}, concurrency={self.concurrency}, name={self.worker_id!r})"
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def running_job_ids(self) -> list[str]:
+        """Ids of the jobs running now."""
+        return [d.job_id for d in self._running.values() if d.job_id is not None]
+
+    async def call_hooks(self, name: str, *args: Any) -> None:
+        """Run the ``name`` hooks; a failing job hook is logged and does not stop the job's handling."""
+        for hook in self.hooks[name]:
+            try:
+                result = hook(*args)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                if name == "on_startup":
+                    raise
+                logger.exception("{} hook {!r} failed: {}", name, hook, exc)
+
+    def request_stop(self) -> None:
+        """Stop gracefully; a second call stops at once (what SIGTERM/SIGINT do)."""
+        if self._stopping is None or self._stop_now is None:
+            return
+        if self._stopping.is_set():
+            logger.warning("second stop request: stopping at once")
+            self._stop_now.set()
+        else:
+            logger.info("stopping: no new jobs; waiting up to {} s for running jobs", self.grace)
+            self._stopping.set()
+
+    async def run(self, install_signal_handlers: bool = True) -> None:
+        """Serve until stopped (signal, :meth:`request_stop`, or burst mode running dry)."""
+        self._stopping = asyncio.Event()
+        self._stop_now = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        handled: list[int] = []
+        if install_signal_handlers and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+                handled.append(sig)
+        try:
+            await self._start()
+            fetchers = [asyncio.create_task(self._fetch_loop(q), name=f"naq-fetch-{q}") for q in self.queues]
+            ticker = asyncio.create_task(self._in_progress_loop(), name="naq-in-progress")
+            try:
+                await self._stopping.wait()
+            finally:
+                await asyncio.gather(*fetchers, return_exceptions=True)
+                ticker.cancel()
+                await self._drain()
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            await self._shutdown()
+
+    async def _start(self) -> None:
+        self.started_at = time.time()
+        self.connection = await get_connection(self.settings)
+        connection = self.connection
+        for spec in resources.all_streams(self.settings):
+            await ensure_stream(connection, spec)
+        self.registry = await ensure_bucket(connection, resources.workers_bucket(self.settings))
+        for bucket in (resources.results_bucket(self.settings), resources.job_status_bucket(self.settings)):
+            await ensure_bucket(connection, bucket)
+        self._subscriptions = {}
+        for queue in self.queues:
+            spec = await ensure_queue_consumer(connection, queue)
+            self._subscriptions[queue] = await connection.js.pull_subscribe_bind(
+                spec.durable_name, stream=names.JOBS_STREAM
+            )
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="naq-job")
+        self._store = JobStore(connection)
+        self._processor = JobProcessor(self, self._store, self._run_call)
+        if self.allowed_modules is None:
+            logger.warning("no allowed modules set: this worker runs any importable function it is sent")
+        await self.call_hooks("on_startup", self.state)
+        self._heartbeat = Heartbeat(self)
+        await self._heartbeat.beat(WorkerStatus.STARTING)
+        self._heartbeat.start()
+        await publish_system_event(connection, SystemEventKind.WORKER_STARTED, self.worker_id, queues=self.queues)
+        logger.info("worker {} serving {} with concurrency {}", self.worker_id, ", ".join(self.queues), self.concurrency)
+
+    async def _run_call(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None) -> Any:
+        assert self._pool is not None
+        return await run_call(func, args, kwargs, timeout, self._pool, lambda: self.slots.release())
+
+    async def _fetch_loop(self, queue: str) -> None:
+        assert self._stopping is not None
+        subscription = self._subscriptions[queue]
+        while not self._stopping.is_set():
+            wanted = await self._reserve()
+            if wanted == 0:
+                break
+            try:
+                messages = await subscription.fetch(wanted, timeout=_FETCH_WAIT)
+            except nats.errors.TimeoutError:
+                messages = []
+            except Exception as exc:  # connection trouble: back off and try again, never spin
+                self.slots.release(wanted)
+                logger.warning("fetch from queue {} failed: {}", queue, exc)
+                await asyncio.sleep(_ERROR_BACKOFF)
+                continue
+            self.slots.release(wanted - len(messages))
+            if self._stopping.is_set():
+                for message in messages:  # fetched but not started: hand back at once
+                    await message.nak()
+                self.slots.release(len(messages))
+                break
+            for message in messages:
+                delivery = Delivery(message, queue, started=time.monotonic())
+                task = asyncio.create_task(self._handle(delivery))
+                self._running[task] = delivery
+            if self.burst and not messages and await self._all_drained():
+                self._stopping.set()
+
+    async def _reserve(self) -> int:
+        """Free slots to fetch for, waiting for one; 0 if the worker stops meanwhile."""
+        assert self._stopping is not None
+        reserve = asyncio.ensure_future(self.slots.reserve(_FETCH_MAX))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        done, _ = await asyncio.wait({reserve, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if reserve in done:
+            taken = reserve.result()
+            if self._stopping.is_set():
+                self.slots.release(taken)
+                return 0
+            return taken
+        reserve.cancel()
+        await asyncio.gather(reserve, return_exceptions=True)
+        if reserve.done() and not reserve.cancelled() and reserve.exception() is None:
+            self.slots.release(reserve.result())
+        return 0
+
+    async def _all_drained(self) -> bool:
+        if self._running:
+            return False
+        for queue in self.queues:
+            spec = resources.queue_consumer(queue, self.settings)
+            info = await self.connection.js.consumer_info(names.JOBS_STREAM, spec.durable_name)
+            if info.num_pending or info.num_ack_pending:
+                return False
+        return True
+
+    async def _handle(self, delivery: Delivery) -> None:
+        try:
+            await self._processor.process(delivery)
+        except asyncio.CancelledError:
+            await self._hand_back(delivery)
+            raise
+        except Exception:  # a bug in naq itself: hand the job back, keep the worker alive
+            logger.exception("unexpected error handling a job; it will be delivered again")
+            await self._hand_back(delivery)
+        finally:
+            task = asyncio.current_task()
+            self._running.pop(task, None)  # type: ignore[arg-type]
+            if not delivery.slot_kept:
+                self.slots.release()
+
+    @staticmethod
+    async def _hand_back(delivery: Delivery) -> None:
+        try:
+            await delivery.message.nak()
+        except Exception as exc:  # already acked or connection gone: redelivered after ack wait
+            logger.debug("could not hand back a job: {}", exc)
+
+    async def _in_progress_loop(self) -> None:
+        """Keep long jobs from being redelivered: in-progress acks every third of the ack wait."""
+        period = self.settings.ack_wait / 3
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for delivery in list(self._running.values()):
+                if now - delivery.started >= period:
+                    try:
+                        await delivery.message.in_progress()
+                    except Exception as exc:  # finished meanwhile, or connection trouble
+                        logger.debug("in-progress ack failed: {}", exc)
+
+    async def _drain(self) -> None:
+        """Wait for running jobs up to the grace period (or a second signal), then hand back the rest."""
+        assert self._stop_now is not None
+        if self._running:
+            waiting = asyncio.ensure_future(asyncio.wait(set(self._running), timeout=self.grace))
+            stop_now = asyncio.ensure_future(self._stop_now.wait())
+            await asyncio.wait({waiting, stop_now}, return_when=asyncio.FIRST_COMPLETED)
+            stop_now.cancel()
+            waiting.cancel()
+        leftovers = list(self._running)
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        if leftovers:
+            logger.warning("handed back {} job(s) that did not finish within the grace period", len(leftovers))
+
+    async def _shutdown(self) -> None:
+        if not hasattr(self, "_heartbeat"):
+            return
+        await self.call_hooks("on_shutdown", self.state)
+        await self._heartbeat.stop()
+        await publish_system_event(self.connection, SystemEventKind.WORKER_STOPPED, self.worker_id)
+        await self.connection.nc.flush()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        logger.info("worker {} stopped: {} processed, {} failed", self.worker_id, self.processed, self.failed)
