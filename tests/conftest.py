@@ -98,6 +98,9 @@ def naq_env(test_settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAQ_")}
     env.update(test_settings.as_env())
     env["NAQ_LOG_LEVEL"] = "DEBUG"
+    # Worker subprocesses import the test jobs (harness.jobs) from the tests folder.
+    tests_dir = str(Path(__file__).parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH", "")) if p)
     return env
 
 

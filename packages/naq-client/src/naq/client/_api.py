@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from naq.protocol import WorkerHeartbeat
-
 from naq.client._connection import close_connections, get_connection
 from naq.client._job import Job
 from naq.client._queue import Queue, resolve_settings
 from naq.client._results import fetch_result_value
 from naq.client._sync import run_sync
 from naq.client._workers import read_workers
+from naq.protocol import WorkerHeartbeat
 
 __all__ = [
     "close",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from naq.client._connection import Connection
 from naq.protocol import EventRecord
 from naq.protocol.subjects import event_subject, system_event_subject
-
-from naq.client._connection import Connection
 
 __all__ = ["publish_event", "publish_system_event"]
 

@@ -13,6 +13,10 @@ from typing import Final
 
 import nats.js.errors
 
+from naq.client._connection import Connection
+from naq.client._events import publish_event
+from naq.client._jsapi import js_api
+from naq.client._resources import ensure_stream, kv
 from naq.protocol import (
     EventKind,
     FailedJobRecord,
@@ -25,11 +29,6 @@ from naq.protocol import (
     validate_queue_name,
 )
 from naq.protocol.subjects import derived_message_id, failed_queue_filter, queue_subject
-
-from naq.client._connection import Connection
-from naq.client._events import publish_event
-from naq.client._jsapi import js_api
-from naq.client._resources import ensure_stream, kv
 
 __all__ = ["FailedEntry", "delete_failed", "describe", "find_failed", "list_failed", "requeue_failed"]
 

@@ -7,11 +7,10 @@ from typing import Any
 
 import nats.js.errors
 
-from naq.protocol import JobStatus, JobStatusRecord, Settings, names
-
 from naq.client._connection import get_connection
 from naq.client._resources import kv
 from naq.client._results import read_result_record, result_value, wait_for_result_record
+from naq.protocol import JobStatus, JobStatusRecord, Settings, names
 
 __all__ = ["Job"]
 

@@ -7,9 +7,8 @@ from typing import Any, Final
 
 import nats.errors
 
-from naq.protocol import NaqConnectionError
-
 from naq.client._connection import Connection
+from naq.protocol import NaqConnectionError
 
 __all__ = ["STREAM_NOT_FOUND", "JetStreamAPIError", "js_api"]
 
@@ -31,9 +30,7 @@ class JetStreamAPIError(Exception):
 async def js_api(connection: Connection, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Send ``$JS.API.<subject>`` with a JSON body and return the decoded reply."""
     try:
-        reply = await connection.nc.request(
-            f"$JS.API.{subject}", json.dumps(body or {}).encode(), timeout=_API_TIMEOUT
-        )
+        reply = await connection.nc.request(f"$JS.API.{subject}", json.dumps(body or {}).encode(), timeout=_API_TIMEOUT)
     except nats.errors.NoRespondersError as exc:
         raise NaqConnectionError("the NATS server has no JetStream (start it with -js)") from exc
     except nats.errors.TimeoutError as exc:

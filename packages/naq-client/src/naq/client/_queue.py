@@ -11,6 +11,12 @@ from typing import Any, Final
 import nats.errors
 import nats.js.errors
 
+from naq.client._connection import Connection, get_connection
+from naq.client._events import publish_event
+from naq.client._job import Job
+from naq.client._jsapi import js_api
+from naq.client._options import Callable_, JobOptions, build_envelope
+from naq.client._resources import ensure_stream
 from naq.protocol import (
     ConfigurationError,
     EventKind,
@@ -23,13 +29,6 @@ from naq.protocol import (
     validate_queue_name,
 )
 from naq.protocol.subjects import queue_subject
-
-from naq.client._connection import Connection, get_connection
-from naq.client._events import publish_event
-from naq.client._job import Job
-from naq.client._jsapi import js_api
-from naq.client._options import Callable_, JobOptions, build_envelope
-from naq.client._resources import ensure_stream
 
 __all__ = ["Queue", "publish_envelopes", "resolve_settings"]
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 from loguru import logger
 from nats.js.kv import KeyValue
 
-from naq.protocol import config_differences, resources
-from naq.protocol.resources import BucketSpec, ConsumerSpec, StreamSpec
-
 from naq.client._connection import Connection
 from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
+from naq.protocol import config_differences, resources
+from naq.protocol.resources import BucketSpec, ConsumerSpec, StreamSpec
 
 __all__ = ["ensure_bucket", "ensure_queue_consumer", "ensure_stream", "kv", "resource_drift"]
 

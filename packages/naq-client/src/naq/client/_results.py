@@ -11,6 +11,8 @@ from typing import Any
 
 import nats.js.errors
 
+from naq.client._connection import Connection
+from naq.client._resources import kv
 from naq.protocol import (
     JobExecutionError,
     JobNotFoundError,
@@ -20,9 +22,6 @@ from naq.protocol import (
     validate_job_id,
 )
 from naq.protocol.subjects import result_subject
-
-from naq.client._connection import Connection
-from naq.client._resources import kv
 
 __all__ = ["fetch_result_value", "read_result_record", "result_value", "wait_for_result_record"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, Final, TypeVar
@@ -51,10 +52,9 @@ class _LoopThread:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        try:
+        # At exit, a connection that will not close cleanly within the timeout is dropped.
+        with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close_connections(), loop).result(_CLOSE_TIMEOUT)
-        except Exception:  # at exit, a connection that will not close cleanly is dropped
-            pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(_CLOSE_TIMEOUT)
         if not thread.is_alive():

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import nats.js.errors
 
-from naq.protocol import SerializationError, WorkerHeartbeat, names
-
 from naq.client._connection import Connection
 from naq.client._resources import kv
+from naq.protocol import SerializationError, WorkerHeartbeat, names
 
 __all__ = ["read_workers"]
 

@@ -32,9 +32,8 @@ def load_call(
 ) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
     """(function, args, kwargs) of ``envelope``, or ``JobRejectedError`` saying why not."""
     if not _module_allowed(module_of(envelope.function), allowed_modules):
-        raise JobRejectedError(
-            f"function {envelope.function} is outside this worker's allowed modules ({', '.join(allowed_modules or ())})"
-        )
+        allowed = ", ".join(allowed_modules or ())
+        raise JobRejectedError(f"function {envelope.function} is outside this worker's allowed modules ({allowed})")
     if envelope.serializer == "pickle" and not allow_pickle:
         raise JobRejectedError(
             f"job {envelope.job_id} uses the pickle serializer, which this worker does not accept "

@@ -155,7 +155,9 @@ class JobProcessor:
             function=envelope.function,
             state=worker.state,
         )
-        await publish_event(self.connection, EventKind.STARTED, envelope.queue, envelope.job_id, worker.worker_id, attempt=attempt)
+        await publish_event(
+            self.connection, EventKind.STARTED, envelope.queue, envelope.job_id, worker.worker_id, attempt=attempt
+        )
         try:
             try:
                 func, args, kwargs = load_call(envelope, worker.allow_pickle, worker.allowed_modules)
@@ -204,7 +206,13 @@ class JobProcessor:
         await worker.call_hooks("after_job", context, None)
 
     async def _failed(
-        self, delivery: Delivery, envelope: JobEnvelope, attempt: int, crashes: int, error: BaseException, started: float
+        self,
+        delivery: Delivery,
+        envelope: JobEnvelope,
+        attempt: int,
+        crashes: int,
+        error: BaseException,
+        started: float,
     ) -> None:
         if isinstance(error, JobTimeoutError) and error.thread_running:
             delivery.slot_kept = True
@@ -267,7 +275,9 @@ class JobProcessor:
             return
         await delivery.message.ack()
         worker.failed += 1
-        logger.info("job {} failed for good after {} attempt(s): {}: {}", envelope.job_id, attempt, error.type, error.message)
+        logger.info(
+            "job {} failed for good after {} attempt(s): {}: {}", envelope.job_id, attempt, error.type, error.message
+        )
         await publish_event(
             self.connection,
             EventKind.FAILED,

@@ -83,7 +83,9 @@ class JobStore:
 
     async def dead_letter(self, envelope: JobEnvelope, error: ErrorInfo, attempts: int, worker_id: str) -> None:
         """Keep the whole job with its error at ``naq.failed.<queue>.<job_id>``."""
-        record = FailedJobRecord(job=envelope, error=error, attempts=attempts, failed_at=time.time(), worker_id=worker_id)
+        record = FailedJobRecord(
+            job=envelope, error=error, attempts=attempts, failed_at=time.time(), worker_id=worker_id
+        )
         await self._publish(failed_subject(envelope.queue, envelope.job_id), record.encode())
 
     async def dead_letter_raw(

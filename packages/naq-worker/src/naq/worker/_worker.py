@@ -223,11 +223,15 @@ class Worker:
         await self._heartbeat.beat(WorkerStatus.STARTING)
         self._heartbeat.start()
         await publish_system_event(connection, SystemEventKind.WORKER_STARTED, self.worker_id, queues=self.queues)
-        logger.info("worker {} serving {} with concurrency {}", self.worker_id, ", ".join(self.queues), self.concurrency)
+        logger.info(
+            "worker {} serving {} with concurrency {}", self.worker_id, ", ".join(self.queues), self.concurrency
+        )
 
-    async def _run_call(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None) -> Any:
+    async def _run_call(
+        self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None
+    ) -> Any:
         assert self._pool is not None
-        return await run_call(func, args, kwargs, timeout, self._pool, lambda: self.slots.release())
+        return await run_call(func, args, kwargs, timeout, self._pool, self.slots.release)
 
     async def _fetch_loop(self, queue: str) -> None:
         assert self._stopping is not None

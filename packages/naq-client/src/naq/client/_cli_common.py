@@ -1,0 +1,91 @@
+"""What every naq command line shares: common options, logging set-up, and exit codes.
+
+Exit codes: 0 success; 1 the job failed, or nothing was found; 2 bad usage (typer's own);
+3 NATS could not be reached; 4 a bad setting or argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any, Final, TypeVar
+
+import typer
+from loguru import logger
+
+from naq.protocol import (
+    ConfigurationError,
+    JobExecutionError,
+    JobNotFoundError,
+    NaqConnectionError,
+    SerializationError,
+    Settings,
+)
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_CONNECTION",
+    "EXIT_FAILED",
+    "LogLevelOption",
+    "NatsUrlOption",
+    "cli_settings",
+    "configure_logging",
+    "run_command",
+]
+
+T = TypeVar("T")
+
+EXIT_FAILED: Final = 1
+"""The job failed, or what was asked for does not exist."""
+EXIT_CONNECTION: Final = 3
+"""NATS could not be reached."""
+EXIT_CONFIG: Final = 4
+"""A setting or argument is invalid."""
+
+NatsUrlOption = Annotated[
+    str | None, typer.Option("--nats-url", help="NATS server URL(s), comma-separated (env: NAQ_NATS_URL).")
+]
+LogLevelOption = Annotated[
+    str | None, typer.Option("--log-level", help="TRACE, DEBUG, INFO, WARNING, ERROR (env: NAQ_LOG_LEVEL).")
+]
+
+
+def configure_logging(level: str) -> None:
+    """Enable naq's loguru logs on stderr at ``level`` (libraries stay silent until a CLI does this)."""
+    logger.remove()
+    logger.add(sys.stderr, level=level, format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {message}")
+    logger.enable("naq")
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    typer.echo(f"naq: {message}", err=True)
+    return typer.Exit(code)
+
+
+def cli_settings(nats_url: str | None, log_level: str | None, **overrides: Any) -> Settings:
+    """Settings from the environment with the command's flags over them; logging configured."""
+    try:
+        settings = Settings.from_env(nats_url=nats_url, log_level=log_level, **overrides)
+    except ConfigurationError as exc:
+        raise _fail(EXIT_CONFIG, str(exc)) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def run_command(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine, turning naq's errors into a message and an exit code."""
+    try:
+        return asyncio.run(coroutine)
+    except NaqConnectionError as exc:
+        raise _fail(EXIT_CONNECTION, str(exc)) from None
+    except (ConfigurationError, SerializationError, ValueError) as exc:
+        raise _fail(EXIT_CONFIG, str(exc)) from None
+    except JobNotFoundError as exc:
+        raise _fail(EXIT_FAILED, str(exc)) from None
+    except JobExecutionError as exc:
+        if exc.traceback:
+            typer.echo(exc.traceback, err=True)
+        raise _fail(EXIT_FAILED, str(exc)) from None
+    except TimeoutError as exc:
+        raise _fail(EXIT_FAILED, str(exc) or "timed out") from None

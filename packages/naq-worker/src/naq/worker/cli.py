@@ -1,0 +1,93 @@
+"""``naq-worker QUEUE...`` (also ``naq worker QUEUE...``): run a worker until SIGTERM/SIGINT.
+
+Exit codes: 0 stopped cleanly (or --burst drained its queues); 3 NATS unreachable; 4 bad settings
+or hooks; see naq.client's command line for the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from naq.client._cli_common import EXIT_CONFIG, LogLevelOption, NatsUrlOption, cli_settings, run_command
+from naq.client._connection import close_connections
+from naq.protocol import resolve_ref
+from naq.worker._worker import Worker
+
+__all__ = ["app", "main", "worker_command"]
+
+HookOption = Annotated[list[str] | None, typer.Option(help="A hook as package.module:function (repeatable).")]
+
+
+def _load_hooks(refs: list[str] | None, option: str) -> list[Any]:
+    hooks = []
+    for ref in refs or []:
+        try:
+            hook = resolve_ref(ref)
+        except Exception as exc:  # importing user code can raise anything
+            typer.echo(f"naq-worker: cannot load {option} {ref}: {type(exc).__name__}: {exc}", err=True)
+            raise typer.Exit(EXIT_CONFIG) from None
+        hooks.append(hook)
+    return hooks
+
+
+def worker_command(
+    queues: Annotated[list[str] | None, typer.Argument(help="Queues to serve (default: NAQ_DEFAULT_QUEUE).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Jobs run at once.")] = 10,
+    name: Annotated[str | None, typer.Option("--name", help="Worker id (default: host-pid-random).")] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit 0 once the queues are empty.")] = False,
+    grace: Annotated[float, typer.Option("--grace", help="Seconds running jobs get to finish on SIGTERM.")] = 30.0,
+    allow_module: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-module", help="Module prefix jobs may come from (repeatable) (env: NAQ_ALLOWED_MODULES)."
+        ),
+    ] = None,
+    allow_pickle: Annotated[
+        bool | None, typer.Option("--allow-pickle/--no-allow-pickle", help="Run pickle jobs (env: NAQ_ALLOW_PICKLE).")
+    ] = None,
+    on_startup: HookOption = None,
+    on_shutdown: HookOption = None,
+    before_job: HookOption = None,
+    after_job: HookOption = None,
+    nats_url: NatsUrlOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Run a worker on QUEUES until SIGTERM/SIGINT (a second signal stops at once)."""
+    settings = cli_settings(nats_url, log_level)
+    try:
+        worker = Worker(
+            queues or None,
+            concurrency=concurrency,
+            name=name,
+            settings=settings,
+            burst=burst,
+            grace=grace,
+            allow_pickle=allow_pickle,
+            allowed_modules=allow_module or None,
+            on_startup=_load_hooks(on_startup, "--on-startup"),
+            on_shutdown=_load_hooks(on_shutdown, "--on-shutdown"),
+            before_job=_load_hooks(before_job, "--before-job"),
+            after_job=_load_hooks(after_job, "--after-job"),
+        )
+    except ValueError as exc:
+        typer.echo(f"naq-worker: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+    async def serve() -> None:
+        try:
+            await worker.run()
+        finally:
+            await close_connections()
+
+    run_command(serve())
+
+
+app = typer.Typer(name="naq-worker", help="Run a naq worker.", add_completion=False)
+app.command()(worker_command)
+
+
+def main() -> None:
+    """Entry point of the ``naq-worker`` console script."""
+    app()
