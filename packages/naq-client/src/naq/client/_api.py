@@ -15,6 +15,7 @@ from naq.client._queue import Queue, resolve_settings
 from naq.client._results import fetch_result_value
 from naq.client._sync import run_sync
 from naq.client._workers import read_workers
+from naq.client.testing import active_runner
 from naq.protocol import WorkerHeartbeat
 
 __all__ = [
@@ -57,6 +58,9 @@ async def fetch_job_result(job_id: str, nats_url: Url = None) -> Any:
     Raises ``JobNotFoundError`` if there is none (unknown, still running, or expired) and
     ``JobExecutionError`` if the job failed.
     """
+    runner = active_runner()
+    if runner is not None:
+        return await Job(job_id, "default", resolve_settings(nats_url)).result()
     return await fetch_result_value(await get_connection(resolve_settings(nats_url)), job_id)
 
 

@@ -10,7 +10,8 @@ import nats.js.errors
 from naq.client._connection import get_connection
 from naq.client._resources import kv
 from naq.client._results import read_result_record, result_value, wait_for_result_record
-from naq.protocol import JobStatus, JobStatusRecord, Settings, names
+from naq.client.testing import InlineRunner, active_runner
+from naq.protocol import JobNotFoundError, JobStatus, JobStatusRecord, ResultRecord, Settings, names
 
 __all__ = ["Job"]
 
@@ -30,11 +31,17 @@ class Job:
         job failed, and ``TimeoutError`` if it has not ended within ``timeout`` seconds. A job
         enqueued with ``result_ttl=0`` stores no result, so waiting for it times out.
         """
+        runner = active_runner()
+        if runner is not None:
+            return result_value(_inline_record(runner, self.job_id))
         connection = await get_connection(self.settings)
         return result_value(await wait_for_result_record(connection, self.job_id, timeout))
 
     async def status(self) -> JobStatus:
         """Where the job is now: a terminal state from its result, else its stored state, else queued."""
+        runner = active_runner()
+        if runner is not None:
+            return JobStatus(_inline_record(runner, self.job_id).status)
         connection = await get_connection(self.settings)
         record = await read_result_record(connection, self.job_id)
         if record is not None:
@@ -45,3 +52,10 @@ class Job:
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return JobStatus.QUEUED
         return JobStatusRecord.decode(entry.value).status if entry.value else JobStatus.QUEUED
+
+
+def _inline_record(runner: InlineRunner, job_id: str) -> ResultRecord:
+    record = runner.record(job_id)
+    if record is None:
+        raise JobNotFoundError(f"job {job_id!r} did not run in this inline_jobs block")
+    return record

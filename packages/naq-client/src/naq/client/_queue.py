@@ -17,6 +17,7 @@ from naq.client._job import Job
 from naq.client._jsapi import js_api
 from naq.client._options import Callable_, JobOptions, build_envelope
 from naq.client._resources import ensure_stream
+from naq.client.testing import active_runner
 from naq.protocol import (
     ConfigurationError,
     EventKind,
@@ -30,7 +31,7 @@ from naq.protocol import (
 )
 from naq.protocol.subjects import queue_subject
 
-__all__ = ["Queue", "publish_envelopes", "resolve_settings"]
+__all__ = ["Queue", "publish_envelopes", "resolve_settings", "submit"]
 
 _FULLNESS_REFRESH: Final = 1.0
 """Seconds the job stream's size is cached between checks: a queue-full check is not per job."""
@@ -103,6 +104,15 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
             raise _publish_error(result, envelope.job_id) from result
     for envelope in envelopes:
         await publish_event(connection, EventKind.ENQUEUED, envelope.queue, envelope.job_id, function=envelope.function)
+
+
+async def submit(settings: Settings, envelopes: Sequence[JobEnvelope]) -> None:
+    """Publish jobs, or run them in-process inside a :func:`naq.client.testing.inline_jobs` block."""
+    runner = active_runner()
+    if runner is not None:
+        await runner.submit(envelopes)
+        return
+    await publish_envelopes(await get_connection(settings), envelopes)
 
 
 class Queue:
@@ -188,7 +198,7 @@ class Queue:
         )
         call_kwargs = _merge_kwargs(kwargs, func_kwargs)
         envelope = build_envelope(func, args, call_kwargs, options, self.name, self.settings)
-        await publish_envelopes(await self._connection(), [envelope])
+        await submit(self.settings, [envelope])
         return Job(envelope.job_id, self.name, self.settings)
 
     async def enqueue_many(
@@ -214,7 +224,7 @@ class Queue:
                 args, call_kwargs = call, {}
             envelopes.append(build_envelope(func, tuple(args), call_kwargs, job_options, self.name, self.settings))
         if envelopes:
-            await publish_envelopes(await self._connection(), envelopes)
+            await submit(self.settings, envelopes)
         return [Job(envelope.job_id, self.name, self.settings) for envelope in envelopes]
 
     async def purge(self) -> int:

@@ -1,6 +1,6 @@
 """naq.worker: runs queued jobs: fetch, execute, retries, results, heartbeats."""
 
-from naq.worker._context import JobContext
+from naq.protocol.context import JobContext
 from naq.worker._executor import JobTimeoutError
 from naq.worker._processor import WorkerLostError
 from naq.worker._version import __version__

@@ -26,10 +26,10 @@ from naq.protocol import (
     get_serializer,
     names,
 )
-from naq.worker._context import JobContext, wants_context
+from naq.protocol.context import JobContext, wants_context
+from naq.protocol.retry import retry_delay, should_retry
 from naq.worker._executor import JobTimeoutError
 from naq.worker._loader import JobRejectedError, load_call
-from naq.worker._retry import retry_delay, should_retry
 from naq.worker._store import JobStore
 
 __all__ = ["NAK_DELAY_LIMIT", "Delivery", "JobProcessor", "WorkerLostError"]

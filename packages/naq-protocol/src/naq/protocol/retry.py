@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from naq.protocol import JobEnvelope, exception_matches
+from naq.protocol.job import JobEnvelope
+from naq.protocol.refs import exception_matches
 
 __all__ = ["retry_delay", "should_retry"]
 
