@@ -16,12 +16,13 @@ from naq.client import (
     JobNotFoundError,
     Queue,
     SerializationError,
+    _connection,
+    _sync,
     enqueue,
     enqueue_sync,
     fetch_job_result,
     purge_queue_sync,
 )
-from naq.client import _connection, _sync
 from naq.client.testing import inline_jobs
 from naq.protocol import Settings
 
@@ -49,9 +50,7 @@ def test_a_script_using_the_sync_api_exits_cleanly_and_loses_nothing(nats_url: s
         f"for i in range(50): enqueue_sync('harness.jobs:add', i, 1, nats_url={nats_url!r})\n"
         "print('done')\n"
     )
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "done"
     assert purge_queue_sync(None, nats_url) == 50
