@@ -138,10 +138,14 @@ async def test_unreachable_server_is_a_connection_error_within_the_timeout() -> 
 async def test_a_full_queue_refuses_jobs(test_settings: Settings) -> None:
     tiny = Settings.from_env(test_settings.as_env(), queue_max_bytes=4096)
     queue = Queue(settings=tiny)
-    with pytest.raises(QueueFullError, match="NAQ_QUEUE_MAX_BYTES"):
+
+    async def fill() -> None:
         for _ in range(200):  # bounded: 4 KiB fills after a few dozen jobs; the size is re-read every second
             await queue.enqueue(helper, "x" * 200)
             await asyncio.sleep(0.05)  # pacing, not synchronisation: lets the cached size refresh
+
+    with pytest.raises(QueueFullError, match="NAQ_QUEUE_MAX_BYTES"):
+        await fill()
 
 
 async def test_existing_streams_with_other_config_are_reported_not_replaced(test_settings: Settings, nc: Any) -> None:
