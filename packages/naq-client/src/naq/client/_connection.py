@@ -1,4 +1,4 @@
-"""One NATS connection per event loop and server set, shared by every naq component on that loop.
+"""One NATS connection per event loop and settings, shared by every naq component using them.
 
 A connection is opened on first use and reused; no component closes it on another's behalf.
 ``close_connections()`` closes the current loop's connections (the sync API's loop closes its own
@@ -42,20 +42,6 @@ class Connection:
     def closed(self) -> bool:
         """True once the connection is closed for good."""
         return self.nc.is_closed
-
-
-def _connection_key(settings: Settings) -> tuple[Any, ...]:
-    return (
-        settings.nats_url,
-        settings.nats_user,
-        settings.nats_password,
-        settings.nats_token,
-        settings.nats_credentials,
-        settings.nats_nkey_seed,
-        settings.tls_ca,
-        settings.tls_cert,
-        settings.tls_key,
-    )
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -110,17 +96,17 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
     return Connection(nc=nc, js=nc.jetstream(publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING), settings=settings)
 
 
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Connection]] = (
-    weakref.WeakKeyDictionary()
-)
+# Keyed by the whole Settings, not just the servers: resources are created from a connection's
+# settings, so components configured differently must not share one.
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, Connection]] = weakref.WeakKeyDictionary()
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 async def get_connection(settings: Settings) -> Connection:
-    """The shared connection of the running loop for ``settings``' servers, opened on first use."""
+    """The shared connection of the running loop for ``settings``, opened on first use."""
     loop = asyncio.get_running_loop()
     connections = _by_loop.setdefault(loop, {})
-    key = _connection_key(settings)
+    key = settings
     connection = connections.get(key)
     if connection is not None and not connection.closed:
         return connection
