@@ -14,6 +14,7 @@ import math
 import types
 import typing
 from functools import cache
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
 from naq.protocol.errors import SerializationError
@@ -33,18 +34,6 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def dumps(value: object) -> bytes:
-    """Compact UTF-8 JSON; NaN and infinities are refused (they are not JSON).
-
-    Text with lone surrogates (valid in JSON escapes, invalid in UTF-8) falls back to ASCII
-    escapes, so every record that decoded can be encoded again (e.g. into the dead-letter queue).
-    """
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
-
-
 def loads_object(data: bytes | bytearray | memoryview | str, what: str) -> dict[str, Any]:
     """Parse ``data`` as one JSON object, raising ``SerializationError`` for anything else."""
     if not isinstance(data, bytes | bytearray | memoryview | str):
@@ -62,74 +51,155 @@ def loads_object(data: bytes | bytearray | memoryview | str, what: str) -> dict[
 
 
 class _Mismatch(Exception):
-    """A value does not fit its annotation; carries the path and the reason."""
+    """A value does not fit its annotation; ``where`` grows into a path on the way out."""
+
+    def __init__(self, reason: str, where: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.where = where
+
+    def at(self, prefix: str) -> _Mismatch:
+        """The same mismatch, one level further out."""
+        return _Mismatch(self.reason, prefix + self.where)
 
 
-def _convert(value: Any, hint: Any, path: str) -> Any:
-    """Check ``value`` (decoded JSON) against ``hint`` and convert lists to tuples, dicts to records."""
+Converter = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _expect(check: Callable[[Any], bool], what: str) -> Converter:
+    def convert(value: Any) -> Any:
+        if check(value):
+            return value
+        raise _Mismatch(f"expected {what}, got {value!r}")
+
+    return convert
+
+
+def _finite_number(value: Any) -> float:
+    kind = type(value)
+    if kind is float:
+        if math.isfinite(value):
+            return value
+    elif kind is int:
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range
+            pass
+    raise _Mismatch(f"expected a finite number, got {value!r}")
+
+
+@cache
+def _compile(hint: Any) -> Converter:
+    """A converter that checks a decoded JSON value against ``hint`` (lists become tuples, objects
+    records); built once per annotation, so decoding does no type introspection."""
     if hint is Any:
-        return value
+        return _identity
     origin = get_origin(hint)
     if origin is Union or origin is types.UnionType:
-        for option in get_args(hint):
-            try:
-                return _convert(value, option, path)
-            except _Mismatch:
-                continue
-        raise _Mismatch(f"{path}: {value!r} is none of {hint}")
+        options = [_compile(option) for option in get_args(hint)]
+
+        def union(value: Any) -> Any:
+            for option in options:
+                try:
+                    return option(value)
+                except _Mismatch:
+                    continue
+            raise _Mismatch(f"{value!r} is none of {hint}")
+
+        return union
     if origin is Literal:
-        if isinstance(value, str) and value in get_args(hint):
-            return value
-        raise _Mismatch(f"{path}: {value!r} is not one of {get_args(hint)}")
+        allowed = frozenset(get_args(hint))
+        return _expect(lambda v: type(v) is str and v in allowed, f"one of {sorted(allowed)}")
     if hint is type(None):
-        if value is None:
-            return None
-        raise _Mismatch(f"{path}: expected null")
+        return _expect(lambda v: v is None, "null")
     if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Mismatch(f"{path}: expected a boolean")
+        return _expect(lambda v: v is True or v is False, "a boolean")
     if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Mismatch(f"{path}: expected an integer")
+        return _expect(lambda v: type(v) is int, "an integer")
     if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:  # an integer beyond float range
-                number = math.inf
-            if math.isfinite(number):
-                return number
-        raise _Mismatch(f"{path}: expected a finite number")
+        return _finite_number
     if hint is str:
-        if isinstance(value, str):
-            return value
-        raise _Mismatch(f"{path}: expected a string")
+        return _expect(lambda v: type(v) is str, "a string")
     if origin is tuple:
-        if not isinstance(value, list):
-            raise _Mismatch(f"{path}: expected a list")
-        item = get_args(hint)[0]
-        return tuple(_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value))
+        item = _compile(get_args(hint)[0])
+
+        def sequence(value: Any) -> tuple[Any, ...]:
+            if type(value) is not list:
+                raise _Mismatch(f"expected a list, got {value!r}")
+            converted = []
+            for i, element in enumerate(value):
+                try:
+                    converted.append(item(element))
+                except _Mismatch as exc:
+                    raise exc.at(f"[{i}]") from None
+            return tuple(converted)
+
+        return sequence
     if origin is dict:
-        if not isinstance(value, dict):
-            raise _Mismatch(f"{path}: expected an object")
-        item = get_args(hint)[1]
-        return {k: _convert(v, item, f"{path}.{k}") for k, v in value.items()}
+        item = _compile(get_args(hint)[1])
+
+        def mapping(value: Any) -> dict[str, Any]:
+            if type(value) is not dict:
+                raise _Mismatch(f"expected an object, got {value!r}")
+            if item is _identity:
+                return value
+            converted = {}
+            for key, element in value.items():
+                try:
+                    converted[key] = item(element)
+                except _Mismatch as exc:
+                    raise exc.at(f".{key}") from None
+            return converted
+
+        return mapping
     if isinstance(hint, type) and issubclass(hint, Record):
-        if not isinstance(value, dict):
-            raise _Mismatch(f"{path}: expected an object")
-        return hint._from_fields(value, path)
+
+        def record(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Mismatch(f"expected an object, got {value!r}")
+            return hint._from_fields(value)
+
+        return record
     if isinstance(hint, type) and issubclass(hint, str):  # StrEnum
-        try:
-            return hint(value)
-        except ValueError:
-            raise _Mismatch(f"{path}: {value!r} is not a valid {hint.__name__}") from None
-    raise TypeError(f"unsupported annotation {hint!r} at {path}")  # a bug in a record definition
+
+        def enumeration(value: Any) -> Any:
+            try:
+                return hint(value)
+            except ValueError:
+                raise _Mismatch(f"{value!r} is not a valid {hint.__name__}") from None
+
+        return enumeration
+    raise TypeError(f"unsupported annotation {hint!r}")  # a bug in a record definition
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value._shallow()
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_json_default)
+
+
+def dumps(value: object) -> bytes:
+    """Compact UTF-8 JSON (nested records as objects); NaN and infinities are refused.
+
+    Text with lone surrogates (valid in JSON escapes, invalid in UTF-8) falls back to ASCII
+    escapes, so every record that decoded can be encoded again (e.g. into the dead-letter queue).
+    """
+    try:
+        return _ENCODER.encode(value).encode()
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(value).encode()
 
 
 def _plain(value: Any) -> Any:
-    """A record's field value as JSON data (records nested as objects, tuples as lists)."""
+    """A field value as plain JSON data (records nested as objects, tuples as lists)."""
     if isinstance(value, Record):
         return value.to_dict()
     if isinstance(value, tuple | list):
@@ -140,8 +210,17 @@ def _plain(value: Any) -> Any:
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _fields(cls: type) -> tuple[tuple[str, Converter, bool], ...]:
+    """(name, converter, required) of each field of record class ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            _compile(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+    )
 
 
 class Record:
@@ -154,13 +233,16 @@ class Record:
     KIND: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """The record's fields as JSON data, without the envelope keys."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        """The record's fields as plain JSON data, without the envelope keys."""
+        return {name: _plain(getattr(self, name)) for name, _, _ in _fields(type(self))}
+
+    def _shallow(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name, _, _ in _fields(type(self))}
 
     def encode(self) -> bytes:
         """The record as versioned JSON bytes."""
         try:
-            return dumps({"v": SCHEMA_VERSION, "record": self.KIND, **self.to_dict()})
+            return dumps({"v": SCHEMA_VERSION, "record": self.KIND, **self._shallow()})
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"{self.KIND} record cannot be encoded as JSON: {exc}") from None
 
@@ -174,20 +256,28 @@ class Record:
             raise SerializationError(f"{what}: unsupported schema version {version!r} (expected {SCHEMA_VERSION})")
         if kind != cls.KIND:
             raise SerializationError(f"{what}: the message is a {kind!r} record")
-        return cls._from_fields(obj, cls.KIND)
+        try:
+            return cls._from_fields(obj)
+        except _Mismatch as exc:
+            raise SerializationError(f"invalid {cls.KIND}{exc.where}: {exc.reason}") from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise SerializationError(f"invalid {cls.KIND}: {exc}") from None
 
     @classmethod
-    def _from_fields(cls, obj: dict[str, Any], path: str) -> Self:
-        hints = _hints(cls)
+    def _from_fields(cls, obj: dict[str, Any]) -> Self:
         values: dict[str, Any] = {}
+        for name, convert, required in _fields(cls):
+            if name in obj:
+                try:
+                    values[name] = convert(obj[name])
+                except _Mismatch as exc:
+                    raise exc.at(f".{name}") from None
+            elif required:
+                raise _Mismatch(f"missing field {name!r}")
         try:
-            for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-                if f.name in obj:
-                    values[f.name] = _convert(obj[f.name], hints[f.name], f"{path}.{f.name}")
-                elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise _Mismatch(f"{path}: missing field {f.name!r}")
             return cls(**values)
-        except _Mismatch as exc:
-            raise SerializationError(f"invalid {exc}") from None
+        except _Mismatch:
+            raise
         except (ValueError, TypeError, OverflowError) as exc:
-            raise SerializationError(f"invalid {path}: {exc}") from None
+            # The record's own checks (ids, ranges); a nested record's failure surfaces here too.
+            raise _Mismatch(str(exc)) from None

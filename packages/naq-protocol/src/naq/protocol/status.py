@@ -38,6 +38,7 @@ class JobStatusRecord(Record):
         validate_job_id(self.job_id)
         validate_queue_name(self.queue)
         JobStatus(self.status)
-        if min(self.attempts, self.crashes, self.stream_sequence, self.deliveries) < 0:
-            raise ValueError("attempts, crashes, stream_sequence and deliveries must be >= 0")
+        for name in ("attempts", "crashes", "stream_sequence", "deliveries"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         check_non_negative("updated_at", self.updated_at)
