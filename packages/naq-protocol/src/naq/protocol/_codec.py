@@ -13,8 +13,8 @@ import json
 import math
 import types
 import typing
-from functools import cache
 from collections.abc import Callable
+from functools import cache
 from typing import Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
 from naq.protocol.errors import SerializationError
