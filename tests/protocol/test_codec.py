@@ -68,3 +68,13 @@ def test_only_the_integer_schema_version_is_accepted(version: object) -> None:
     body = json.dumps({"v": version, "record": "error", "type": "m:E", "message": "", "traceback": ""})
     with pytest.raises(SerializationError, match="schema version"):
         naq.protocol.ErrorInfo.decode(body)
+
+
+def test_trusted_builds_the_same_record_as_the_checked_constructor() -> None:
+    values = {"kind": "started", "queue": "default", "at": 1.5, "job_id": "j1", "worker_id": "w1"}
+    checked = naq.protocol.EventRecord(**values)  # type: ignore[arg-type]
+    trusted = naq.protocol.EventRecord.trusted(**values)
+    assert trusted == checked
+    assert trusted.encode() == checked.encode()
+    assert trusted.data == {}
+    assert trusted.data is not naq.protocol.EventRecord.trusted(**values).data  # factories run per record

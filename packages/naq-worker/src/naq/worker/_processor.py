@@ -180,7 +180,8 @@ class JobProcessor:
             await self._failed(delivery, envelope, attempt, crashes, exc, started)
             await worker.call_hooks("after_job", context, exc)
             return
-        record = ResultRecord(
+        # Every value is already checked (the envelope's ids, the worker's id): skip the checks.
+        record = ResultRecord.trusted(
             job_id=envelope.job_id,
             queue=envelope.queue,
             status="completed",

@@ -20,11 +20,25 @@ class Slots:
         """Slots in use."""
         return self.capacity - self.free
 
-    async def reserve(self, most: int) -> int:
-        """Wait until a slot is free, then take up to ``most`` free slots; returns how many."""
+    async def reserve(self, most: int, enough: int = 1, linger: float = 0.0) -> int:
+        """Wait until a slot is free, then take up to ``most`` free slots; returns how many.
+
+        With fewer than ``enough`` free, wait up to ``linger`` seconds for more to free up: one fetch
+        for many slots costs one round trip, where a fetch per freed slot costs one per job.
+        """
         while self.free == 0:
             self._changed.clear()
             await self._changed.wait()
+        deadline = asyncio.get_running_loop().time() + linger
+        while self.free < enough:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                break
         taken = min(most, self.free)
         self.free -= taken
         return taken

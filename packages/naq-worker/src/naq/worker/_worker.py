@@ -57,6 +57,9 @@ _FETCH_MAX: Final = 256
 _FETCH_WAIT: Final = 1.0
 """Seconds a fetch waits for messages; also how soon a stopping worker stops fetching."""
 
+_FETCH_LINGER: Final = 0.002
+"""Seconds a fetch waits for a quarter of the slots to be free before fetching for fewer."""
+
 _ERROR_BACKOFF: Final = 1.0
 
 
@@ -265,7 +268,8 @@ class Worker:
     async def _reserve(self) -> int:
         """Free slots to fetch for, waiting for one; 0 if the worker stops meanwhile."""
         assert self._stopping is not None
-        reserve = asyncio.ensure_future(self.slots.reserve(_FETCH_MAX))
+        enough = max(1, self.concurrency // 4)
+        reserve = asyncio.ensure_future(self.slots.reserve(_FETCH_MAX, enough, _FETCH_LINGER))
         stopping = asyncio.ensure_future(self._stopping.wait())
         done, _ = await asyncio.wait({reserve, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
