@@ -14,7 +14,7 @@ import nats.js.errors
 from naq.client._connection import Connection, get_connection
 from naq.client._events import publish_event
 from naq.client._job import Job
-from naq.client._jsapi import js_api
+from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
 from naq.client._options import Callable_, JobOptions, build_envelope
 from naq.client._resources import ensure_stream
 from naq.client.testing import active_runner
@@ -37,6 +37,9 @@ _FULLNESS_REFRESH: Final = 1.0
 """Seconds the job stream's size is cached between checks: a queue-full check is not per job."""
 
 _PUBLISH_TIMEOUT: Final = 10.0
+
+_PUBLISH_WINDOW: Final = 1000
+"""Most job publishes awaiting their acknowledgement at once in ``enqueue_many``."""
 
 
 _from_env: dict[tuple[Any, ...], Settings] = {}
@@ -67,7 +70,15 @@ async def _check_not_full(connection: Connection) -> None:
     cache = connection.state.setdefault("fullness", {"checked": 0.0, "bytes": 0})
     now = time.monotonic()
     if now - cache["checked"] >= _FULLNESS_REFRESH:
-        info = await js_api(connection, f"STREAM.INFO.{names.JOBS_STREAM}")
+        try:
+            info = await js_api(connection, f"STREAM.INFO.{names.JOBS_STREAM}")
+        except JetStreamAPIError as exc:
+            if exc.code != STREAM_NOT_FOUND:
+                raise
+            # Deleted behind our back (an operator, a test): create it again rather than fail.
+            connection.ensured.discard(names.JOBS_STREAM)
+            await ensure_stream(connection, resources.jobs_stream(settings))
+            info = await js_api(connection, f"STREAM.INFO.{names.JOBS_STREAM}")
         cache.update(checked=now, bytes=info["state"]["bytes"])
     if resources.queue_is_full(cache["bytes"], settings):
         raise QueueFullError(
@@ -89,19 +100,25 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
     await ensure_stream(connection, resources.jobs_stream(connection.settings))
     await _check_not_full(connection)
     js = connection.js
-    futures = []
-    for envelope in envelopes:
-        futures.append(
-            await js.publish_async(
-                queue_subject(envelope.queue),
-                envelope.encode(),
-                headers={names.HEADER_MSG_ID: envelope.job_id},
-            )
+    # Pipelined: a window of publishes in flight at once, each awaiting its own acknowledgement.
+    # (Not publish_async: in nats-py 2.16 its future never completes when the server refuses.)
+    for start in range(0, len(envelopes), _PUBLISH_WINDOW):
+        window = envelopes[start : start + _PUBLISH_WINDOW]
+        results = await asyncio.gather(
+            *(
+                js.publish(
+                    queue_subject(envelope.queue),
+                    envelope.encode(),
+                    timeout=_PUBLISH_TIMEOUT,
+                    headers={names.HEADER_MSG_ID: envelope.job_id},
+                )
+                for envelope in window
+            ),
+            return_exceptions=True,
         )
-    results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), _PUBLISH_TIMEOUT)
-    for envelope, result in zip(envelopes, results, strict=True):
-        if isinstance(result, Exception):
-            raise _publish_error(result, envelope.job_id) from result
+        for envelope, result in zip(window, results, strict=True):
+            if isinstance(result, Exception):
+                raise _publish_error(result, envelope.job_id) from result
     for envelope in envelopes:
         await publish_event(connection, EventKind.ENQUEUED, envelope.queue, envelope.job_id, function=envelope.function)
 

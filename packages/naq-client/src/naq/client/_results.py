@@ -1,13 +1,14 @@
 """Reading results: one get, or a wait that watches the one result key (never a consumer per wait).
 
 A wait subscribes (core NATS) to the exact subject ``$KV.naq_results.<job_id>`` for its duration,
-then reads the key once to close the race with a result written before the subscription.
+then reads the key to close the race with a result written before the subscription (three more
+reads in its first 1.3 s cover a write that was in flight at that moment). No consumer is created.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 import nats.js.errors
 
@@ -26,6 +27,9 @@ from naq.protocol.subjects import result_subject
 __all__ = ["fetch_result_value", "read_result_record", "result_value", "wait_for_result_record"]
 
 _KV_OPERATION = "KV-Operation"
+
+_RECHECKS: Final = (0.05, 0.25, 1.0)
+"""Seconds between the reads that close the subscribe/store race; after them, the subscription alone."""
 
 
 async def read_result_record(connection: Connection, job_id: str) -> ResultRecord | None:
@@ -52,15 +56,24 @@ async def wait_for_result_record(connection: Connection, job_id: str, timeout: f
             arrived.set_result(message.data)
 
     subscription = await connection.nc.subscribe(result_subject(job_id), cb=on_message)
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
     try:
-        existing = await read_result_record(connection, job_id)
-        if existing is not None:
-            return existing
-        try:
-            data = await asyncio.wait_for(arrived, timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no result for job {job_id} within {timeout} s") from None
-        return ResultRecord.decode(data)
+        # A write in flight while we subscribed reaches neither the subscription (it passed the
+        # server first) nor an immediate read (not stored yet): read again a few times while such a
+        # write can still be landing, then rely on the subscription alone.
+        for pause in (*_RECHECKS, None):
+            existing = await read_result_record(connection, job_id)
+            if existing is not None:
+                return existing
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            wait = remaining if pause is None else (pause if remaining is None else min(pause, remaining))
+            try:
+                return ResultRecord.decode(await asyncio.wait_for(asyncio.shield(arrived), wait))
+            except TimeoutError:
+                if remaining is not None and wait >= remaining:
+                    raise TimeoutError(f"no result for job {job_id} within {timeout} s") from None
+        raise AssertionError("unreachable: the last pause waits until the deadline")
     finally:
         await subscription.unsubscribe()
 

@@ -47,6 +47,9 @@ async def run_call(
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     future = loop.run_in_executor(pool, lambda: context.run(func, *args, **kwargs))
+    if timeout is None:
+        value = await future
+        return await value if inspect.isawaitable(value) else value
     try:
         value = await asyncio.wait_for(asyncio.shield(future), timeout)
     except TimeoutError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from loguru import logger
 
 from naq.protocol import WorkerHeartbeat, WorkerStatus, names
 from naq.protocol.subjects import kv_key_subject
+from naq.worker._tasks import stop_task
 from naq.worker._version import __version__
 
 __all__ = ["Heartbeat"]
@@ -50,22 +52,26 @@ class Heartbeat:
 
     def start(self) -> None:
         """Start beating in the background."""
+        self._stopped = asyncio.Event()
         self._task = asyncio.create_task(self._loop(), name="naq-heartbeat")
 
     async def _loop(self) -> None:
         interval = self.worker.settings.worker_heartbeat_interval
-        while True:
+        while not self._stopped.is_set():
             try:
                 await self.beat()
             except Exception as exc:  # a missed beat is retried next interval; it must not stop the worker
                 logger.warning("heartbeat failed: {}", exc)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), interval)
 
     async def stop(self) -> None:
         """Stop beating and remove the record, so the worker leaves the registry at once."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # An event, not only cancel(): on Python 3.11 a cancel that lands as a reply arrives
+            # inside nats-py's request can be swallowed, and the loop would beat on.
+            self._stopped.set()
+            await stop_task(self._task)
         try:
             bucket = self.worker.registry
             await bucket.delete(self.worker.worker_id)

@@ -270,9 +270,10 @@ class JobProcessor:
             started_at=started,
             worker_id=worker.worker_id,
         )
-        if not await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
-            return
+        # Dead letter first: whoever sees the failed result can then find the job in the DLQ.
         if not await self._store_outcome(delivery, self.store.dead_letter(envelope, error, attempt, worker.worker_id)):
+            return
+        if not await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
             return
         await delivery.message.ack()
         worker.failed += 1

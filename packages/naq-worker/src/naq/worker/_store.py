@@ -1,8 +1,8 @@
 """The worker's writes and reads of job state: results, statuses, dead letters, delayed retries.
 
 Results and statuses are written by publishing to the key's subject (``$KV.<bucket>.<key>``), with
-a per-message TTL for results. Publishes are asynchronous: each job's task awaits only its own
-acknowledgement, so the writes of concurrent jobs are pipelined.
+a per-message TTL for results. Each job's task awaits only its own acknowledgement, so the writes
+of concurrent jobs are pipelined on the connection.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ class JobStore:
         self.settings = connection.settings
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
-        future = await self.js.publish_async(subject, data, headers=headers)
-        await future  # raises nats.js.errors.APIError when refused (e.g. a full bucket)
+        # Not publish_async: in nats-py 2.16 its future never completes when the server refuses the
+        # message (a full bucket), which would hold the job's slot forever. publish() raises.
+        await self.js.publish(subject, data, headers=headers)
 
     async def write_result(self, record: ResultRecord, result_ttl: int | None) -> None:
         """Store the job's result with its TTL; ``result_ttl`` 0 stores nothing."""

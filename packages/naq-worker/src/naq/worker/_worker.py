@@ -44,6 +44,7 @@ from naq.worker._heartbeat import Heartbeat
 from naq.worker._processor import Delivery, JobProcessor
 from naq.worker._slots import Slots
 from naq.worker._store import JobStore
+from naq.worker._tasks import stop_tasks
 
 __all__ = ["Hook", "Worker"]
 
@@ -194,7 +195,7 @@ class Worker:
                 await self._stopping.wait()
             finally:
                 await asyncio.gather(*fetchers, return_exceptions=True)
-                ticker.cancel()
+                await stop_tasks([ticker])
                 await self._drain()
         finally:
             for sig in handled:
@@ -340,9 +341,9 @@ class Worker:
             stop_now.cancel()
             waiting.cancel()
         leftovers = list(self._running)
-        for task in leftovers:
-            task.cancel()
-        await asyncio.gather(*leftovers, return_exceptions=True)
+        stuck = await stop_tasks(leftovers)
+        if stuck:
+            logger.error("{} job task(s) would not stop; exiting without them", len(stuck))
         if leftovers:
             logger.warning("handed back {} job(s) that did not finish within the grace period", len(leftovers))
 

@@ -1,0 +1,36 @@
+"""Stopping tasks reliably."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, Final
+
+__all__ = ["stop_task", "stop_tasks"]
+
+_CANCEL_ROUNDS: Final = 20
+_ROUND_WAIT: Final = 0.5
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """Cancel ``tasks`` and wait for them, cancelling again those that swallow a cancellation.
+
+    Python 3.11's ``asyncio.wait_for`` can swallow a cancel that coincides with its inner result
+    (nats-py requests use it), so one ``cancel()`` is not always enough. Bounded: returns the tasks
+    still running after every round (normally none).
+    """
+    pending = {task for task in tasks if not task.done()}
+    for _ in range(_CANCEL_ROUNDS):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=_ROUND_WAIT)
+    return list(pending)
+
+
+async def stop_task(task: asyncio.Task[Any], grace: float = 2.0) -> None:
+    """Let ``task`` end on its own within ``grace`` seconds, then cancel it (see :func:`stop_tasks`)."""
+    if not task.done():
+        await asyncio.wait({task}, timeout=grace)
+    await stop_tasks([task])
