@@ -1,0 +1,157 @@
+"""Profile naq's worker hot path: an in-process ``naq.worker.Worker`` under cProfile.
+
+    python tests/benchmarks/bench_profile_worker.py [--jobs 10000] [--concurrency 50] [--top 40]
+
+Starts its own nats-server, enqueues ``--jobs`` noop jobs first (not profiled), then runs a Worker
+in this process under cProfile until every result is stored (one ``$KV.naq_results.>`` observer
+subscription on a separate connection), stops it and prints the profile (cumulative and own time)
+to stdout. The job rate without the profiler is printed too (a first, unprofiled pass), since
+cProfile slows Python code down unevenly.
+
+What-ifs (nothing in naq is changed; they only show what a part of the hot path costs):
+``--function harness.jobs:async_add --args-json '[1, 2]'`` runs an async job (no thread-pool hop);
+``--without-events`` replaces the worker's per-job event publishes with a no-op in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+import nats  # noqa: E402
+
+from harness.servers import NatsServer  # noqa: E402
+from naq.client import Queue, close  # noqa: E402
+from naq.protocol import Settings, names  # noqa: E402
+from naq.worker import Worker  # noqa: E402
+
+NOOP = "harness.jobs:noop"
+
+SECTIONS = (
+    ("whole job task (Worker._handle)", "_worker.py", "_handle"),
+    ("decode the job (JobEnvelope.decode)", "_codec.py", "decode"),
+    ("events (publish_event: encode + core publish)", "_events.py", "publish_event"),
+    ("result write (JobStore.write_result: encode + publish_async + await ack)", "_store.py", "write_result"),
+    ("run the function (run_call: thread pool hop, event-loop side)", "_executor.py", "run_call"),
+    ("record encoding (Record.encode: results and events)", "_codec.py", "encode"),
+    ("fetch loop (Worker._fetch_loop)", "_worker.py", "_fetch_loop"),
+    ("nats-py reading the socket (Client._read_loop)", "client.py", "_read_loop"),
+    ("nats-py writing the socket (Client._flusher)", "client.py", "_flusher"),
+)
+"""Functions whose cumulative time is shown per job (coroutine time counts only while it runs)."""
+
+
+def print_sections(stats: pstats.Stats, jobs: int) -> None:
+    """Cumulative time of the hot path's main sections, per job and as a share of the profile."""
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(f"hot path sections (profiled; total {total:.2f} s = {total / jobs * 1e6:.0f} us per job):")
+    for label, filename, function in SECTIONS:
+        cumulative = sum(
+            row[3]
+            for (path, _, name), row in stats.stats.items()  # type: ignore[attr-defined]
+            if name == function and path.endswith(filename)
+        )
+        print(f"  {cumulative / jobs * 1e6:7.1f} us/job  {cumulative / total:6.1%}  {label}")
+    print()
+
+
+async def one_pass(
+    url: str, jobs: int, concurrency: int, profile: cProfile.Profile | None, function: str = NOOP, args: tuple = ()
+) -> float:
+    """Enqueue ``jobs``, then time (and optionally profile) one worker draining them; returns jobs/s."""
+    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            await js.delete_stream(info.config.name)
+        await close()
+        settings = Settings.from_env({}, nats_url=url)
+        await Queue("default", settings=settings).enqueue_many(function, [args] * jobs)
+        await close()
+
+        seen: set[str] = set()
+        done = asyncio.get_running_loop().create_future()
+
+        async def on_result(message: Any) -> None:
+            if message.data:
+                seen.add(message.subject)
+                if len(seen) >= jobs and not done.done():
+                    done.set_result(time.perf_counter())
+
+        sub = await nc.subscribe(f"$KV.{names.RESULTS_BUCKET}.>", cb=on_result, pending_msgs_limit=-1)
+        await nc.flush()
+        worker = Worker("default", concurrency=concurrency, settings=settings, allowed_modules=["harness"])
+        start = time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        task = asyncio.create_task(worker.run(install_signal_handlers=False))
+        try:
+            finished = await asyncio.wait_for(done, 300)
+        finally:
+            if profile is not None:
+                profile.disable()
+            worker.request_stop()
+            await asyncio.wait_for(task, 60)
+            await sub.unsubscribe()
+            await close()
+        return jobs / (finished - start)
+    finally:
+        await nc.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--function", default=NOOP, help="job function (default harness.jobs:noop)")
+    parser.add_argument("--args-json", default="[]", help="its positional arguments as a JSON list")
+    parser.add_argument(
+        "--without-events",
+        action="store_true",
+        help="what-if: no job events from the worker (patches naq.worker._processor.publish_event in this process)",
+    )
+    args = parser.parse_args()
+    if args.without_events:
+        import naq.worker._processor as processor  # only for this what-if
+
+        async def no_event(*_: Any, **__: Any) -> None:
+            return None
+
+        processor.publish_event = no_event  # type: ignore[assignment]
+    call = (args.function, tuple(json.loads(args.args_json)))
+    with tempfile.TemporaryDirectory(prefix="naq-profile-") as tmp:
+        server = NatsServer(Path(tmp) / "nats", name="naq-profile")
+        try:
+            server.start()
+            server.wait_healthy()
+            rate = asyncio.run(one_pass(server.url, args.jobs, args.concurrency, None, *call))
+            print(f"unprofiled: {rate:.0f} jobs/s (worker startup included)")
+            profile = cProfile.Profile()
+            rate = asyncio.run(one_pass(server.url, args.jobs, args.concurrency, profile, *call))
+            print(f"profiled: {rate:.0f} jobs/s")
+        finally:
+            server.stop()
+    print_sections(pstats.Stats(profile), args.jobs)
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).strip_dirs().sort_stats(order).print_stats(args.top)
+        print(out.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
