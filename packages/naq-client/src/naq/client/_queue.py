@@ -119,8 +119,20 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
         for envelope, result in zip(window, results, strict=True):
             if isinstance(result, Exception):
                 raise _publish_error(result, envelope.job_id) from result
-    for envelope in envelopes:
+        await _announce(connection, window)
+
+
+async def _announce(connection: Connection, envelopes: Sequence[JobEnvelope]) -> None:
+    """One ``enqueued`` event per publish: a single job's, or a bulk window's ids together."""
+    if len(envelopes) == 1:
+        [envelope] = envelopes
         await publish_event(connection, EventKind.ENQUEUED, envelope.queue, envelope.job_id, function=envelope.function)
+        return
+    by_queue: dict[str, list[str]] = {}
+    for envelope in envelopes:
+        by_queue.setdefault(envelope.queue, []).append(envelope.job_id)
+    for queue, job_ids in by_queue.items():
+        await publish_event(connection, EventKind.ENQUEUED, queue, None, job_ids=job_ids, count=len(job_ids))
 
 
 async def submit(settings: Settings, envelopes: Sequence[JobEnvelope]) -> None:

@@ -9,11 +9,11 @@ more than ``concurrency`` things at once.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from naq.worker._threads import JobThreads
 
 __all__ = ["JobTimeoutError", "run_call"]
 
@@ -31,7 +31,7 @@ async def run_call(
     args: list[Any],
     kwargs: dict[str, Any],
     timeout: float | None,
-    pool: ThreadPoolExecutor,
+    threads: JobThreads,
     on_thread_done: Callable[[], None],
 ) -> Any:
     """Call ``func`` and return its value; raise what it raised, or ``JobTimeoutError``.
@@ -44,9 +44,7 @@ async def run_call(
             return await asyncio.wait_for(func(*args, **kwargs), timeout)
         except TimeoutError:
             raise JobTimeoutError(f"job exceeded its timeout of {timeout} s and was cancelled") from None
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    future = loop.run_in_executor(pool, lambda: context.run(func, *args, **kwargs))
+    future = threads.submit(func, args, kwargs)
     if timeout is None:
         value = await future
         return await value if inspect.isawaitable(value) else value

@@ -61,7 +61,13 @@ class Delivery:
     message: Any
     queue: str
     started: float = 0.0
+    """When the delivery arrived (monotonic clock)."""
     job_id: str | None = None
+    attempt: int = 0
+    announced: bool = False
+    """Whether a ``started`` event was published (only for jobs still running after a moment)."""
+    last_progress: float = 0.0
+    """When the last in-progress ack was sent (monotonic clock)."""
     slot_kept: bool = False
     """Set when a timed-out sync job's thread still runs: its slot is freed when the thread ends."""
 
@@ -155,9 +161,7 @@ class JobProcessor:
             function=envelope.function,
             state=worker.state,
         )
-        await publish_event(
-            self.connection, EventKind.STARTED, envelope.queue, envelope.job_id, worker.worker_id, attempt=attempt
-        )
+        delivery.attempt = attempt
         try:
             try:
                 func, args, kwargs = load_call(envelope, worker.allow_pickle, worker.allowed_modules)
@@ -202,6 +206,7 @@ class JobProcessor:
                 envelope.job_id,
                 worker.worker_id,
                 attempt=attempt,
+                started_at=started,
                 duration=record.finished_at - started,
             )
         await worker.call_hooks("after_job", context, None)

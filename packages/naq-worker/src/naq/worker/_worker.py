@@ -19,18 +19,18 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import nats.errors
 from loguru import logger
 
 from naq.client._connection import Connection, get_connection
-from naq.client._events import publish_system_event
+from naq.client._events import publish_event, publish_system_event
 from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream
 from naq.protocol import (
     ConfigurationError,
+    EventKind,
     Settings,
     SystemEventKind,
     WorkerStatus,
@@ -45,6 +45,7 @@ from naq.worker._processor import Delivery, JobProcessor
 from naq.worker._slots import Slots
 from naq.worker._store import JobStore
 from naq.worker._tasks import stop_tasks
+from naq.worker._threads import JobThreads
 
 __all__ = ["Hook", "Worker"]
 
@@ -62,6 +63,9 @@ _FETCH_LINGER: Final = 0.002
 """Seconds a fetch waits for a quarter of the slots to be free before fetching for fewer."""
 
 _ERROR_BACKOFF: Final = 1.0
+
+_ANNOUNCE_AFTER: Final = 0.25
+"""Seconds a job runs before its ``started`` event is published (and the watcher's period)."""
 
 
 def _hooks(value: Hook | Iterable[Hook] | None) -> list[Hook]:
@@ -143,7 +147,7 @@ class Worker:
         # Created in run(), on the loop the worker runs on.
         self._stopping: asyncio.Event | None = None
         self._stop_now: asyncio.Event | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._threads: JobThreads | None = None
 
     def __repr__(self) -> str:
         return f"Worker({self.queues!r}, concurrency={self.concurrency}, name={self.worker_id!r})"
@@ -190,7 +194,7 @@ class Worker:
         try:
             await self._start()
             fetchers = [asyncio.create_task(self._fetch_loop(q), name=f"naq-fetch-{q}") for q in self.queues]
-            ticker = asyncio.create_task(self._in_progress_loop(), name="naq-in-progress")
+            ticker = asyncio.create_task(self._watch_running(), name="naq-watch-running")
             try:
                 await self._stopping.wait()
             finally:
@@ -217,7 +221,7 @@ class Worker:
             self._subscriptions[queue] = await connection.js.pull_subscribe_bind(
                 spec.durable_name, stream=names.JOBS_STREAM
             )
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="naq-job")
+        self._threads = JobThreads(self.concurrency)
         self._store = JobStore(connection)
         self._processor = JobProcessor(self, self._store, self._run_call)
         if self.allowed_modules is None:
@@ -234,8 +238,8 @@ class Worker:
     async def _run_call(
         self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None
     ) -> Any:
-        assert self._pool is not None
-        return await run_call(func, args, kwargs, timeout, self._pool, self.slots.release)
+        assert self._threads is not None
+        return await run_call(func, args, kwargs, timeout, self._threads, self.slots.release)
 
     async def _fetch_loop(self, queue: str) -> None:
         assert self._stopping is not None
@@ -318,18 +322,38 @@ class Worker:
         except Exception as exc:  # already acked or connection gone: redelivered after ack wait
             logger.debug("could not hand back a job: {}", exc)
 
-    async def _in_progress_loop(self) -> None:
-        """Keep long jobs from being redelivered: in-progress acks every third of the ack wait."""
-        period = self.settings.ack_wait / 3
+    async def _watch_running(self) -> None:
+        """Announce jobs that are still running after a moment, and keep long ones from being
+        redelivered with in-progress acks every third of the ack wait.
+
+        ``started`` events go out only for jobs running longer than ``_ANNOUNCE_AFTER``: a short
+        job's one event is its ``completed`` (which carries ``started_at``), as the hot-path budget
+        of one event per job asks.
+        """
+        progress_every = self.settings.ack_wait / 3
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(_ANNOUNCE_AFTER)
             now = time.monotonic()
             for delivery in list(self._running.values()):
-                if now - delivery.started >= period:
-                    try:
+                running_for = now - delivery.started
+                if running_for < _ANNOUNCE_AFTER or delivery.job_id is None:
+                    continue
+                try:
+                    if not delivery.announced:
+                        delivery.announced = True
+                        await publish_event(
+                            self.connection,
+                            EventKind.STARTED,
+                            delivery.queue,
+                            delivery.job_id,
+                            self.worker_id,
+                            attempt=delivery.attempt,
+                        )
+                    if now - max(delivery.started, delivery.last_progress) >= progress_every:
+                        delivery.last_progress = now
                         await delivery.message.in_progress()
-                    except Exception as exc:  # finished meanwhile, or connection trouble
-                        logger.debug("in-progress ack failed: {}", exc)
+                except Exception as exc:  # finished meanwhile, or connection trouble
+                    logger.debug("watching job {} failed: {}", delivery.job_id, exc)
 
     async def _drain(self) -> None:
         """Wait for running jobs up to the grace period (or a second signal), then hand back the rest."""
@@ -354,6 +378,6 @@ class Worker:
         await self._heartbeat.stop()
         await publish_system_event(self.connection, SystemEventKind.WORKER_STOPPED, self.worker_id)
         await self.connection.nc.flush()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._threads is not None:
+            self._threads.shutdown()
         logger.info("worker {} stopped: {} processed, {} failed", self.worker_id, self.processed, self.failed)
