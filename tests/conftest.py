@@ -114,3 +114,17 @@ def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
         yield group
     finally:
         group.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Count the tests marked ``slow`` (longer than 20 s), and name unmarked tests that took that long."""
+    reports = [r for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])]
+    calls = [r for r in reports if r.when == "call"]
+    slow = [r for r in calls if "slow" in r.keywords]
+    unmarked = [r for r in calls if r.duration > _SLOW_SECONDS and "slow" not in r.keywords]
+    terminalreporter.write_line(f"slow tests (marked, > {_SLOW_SECONDS:.0f} s): {len(slow)}")
+    for report in unmarked:
+        terminalreporter.write_line(f"unmarked test took {report.duration:.1f} s: {report.nodeid}")
+
+
+_SLOW_SECONDS = 20.0

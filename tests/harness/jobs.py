@@ -104,3 +104,8 @@ def unpicklable_result() -> Any:
 def with_context(ctx: Any, a: int) -> dict[str, Any]:
     """Return what the job context says, and the worker's startup state."""
     return {"job_id": ctx.job_id, "attempt": ctx.attempt, "queue": ctx.queue, "a": a, "state": ctx.state.get("db")}
+
+
+def raise_keyboard_interrupt() -> None:
+    """A job that tries to interrupt its worker."""
+    raise KeyboardInterrupt
