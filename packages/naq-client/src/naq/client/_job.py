@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import nats.js.errors
-
 from naq.client._connection import get_connection
-from naq.client._resources import kv
+from naq.client._resources import kv_value
 from naq.client._results import read_result_record, result_value, wait_for_result_record
 from naq.client.testing import InlineRunner, active_runner
 from naq.protocol import JobNotFoundError, JobStatus, JobStatusRecord, ResultRecord, Settings, names
@@ -46,12 +44,8 @@ class Job:
         record = await read_result_record(connection, self.job_id)
         if record is not None:
             return JobStatus(record.status)
-        bucket = await kv(connection, names.JOB_STATUS_BUCKET)
-        try:
-            entry = await bucket.get(self.job_id)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            return JobStatus.QUEUED
-        return JobStatusRecord.decode(entry.value).status if entry.value else JobStatus.QUEUED
+        value = await kv_value(connection, names.JOB_STATUS_BUCKET, self.job_id)
+        return JobStatus.QUEUED if value is None else JobStatusRecord.decode(value).status
 
 
 def _inline_record(runner: InlineRunner, job_id: str) -> ResultRecord:

@@ -9,6 +9,7 @@ per connection, never per job.
 
 from __future__ import annotations
 
+import nats.js.errors
 from loguru import logger
 from nats.js.kv import KeyValue
 
@@ -17,7 +18,7 @@ from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
 from naq.protocol import config_differences, resources
 from naq.protocol.resources import BucketSpec, ConsumerSpec, StreamSpec
 
-__all__ = ["ensure_bucket", "ensure_queue_consumer", "ensure_stream", "kv", "resource_drift"]
+__all__ = ["ensure_bucket", "ensure_queue_consumer", "ensure_stream", "kv", "kv_value", "resource_drift"]
 
 
 async def ensure_stream(connection: Connection, spec: StreamSpec) -> None:
@@ -69,6 +70,16 @@ async def kv(connection: Connection, bucket: str) -> KeyValue:
     """Handle of naq bucket ``bucket`` (by name), created with naq's configuration if missing."""
     [spec] = [b for b in resources.all_buckets(connection.settings) if b.bucket == bucket]
     return await ensure_bucket(connection, spec)
+
+
+async def kv_value(connection: Connection, bucket: str, key: str) -> bytes | None:
+    """The value of ``key`` in naq bucket ``bucket``, or ``None`` if it is missing, deleted or empty."""
+    handle = await kv(connection, bucket)
+    try:
+        entry = await handle.get(key)
+    except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        return None
+    return entry.value or None
 
 
 def resource_drift(connection: Connection) -> dict[str, list[str]]:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
-import nats.js.errors
-
 from naq.client._connection import Connection
-from naq.client._resources import kv
+from naq.client._resources import kv_value
 from naq.protocol import (
     JobExecutionError,
     JobNotFoundError,
@@ -34,15 +32,8 @@ _RECHECKS: Final = (0.05, 0.25, 1.0)
 
 async def read_result_record(connection: Connection, job_id: str) -> ResultRecord | None:
     """The stored result of ``job_id``, or ``None`` if there is none (yet, or any more)."""
-    validate_job_id(job_id)
-    bucket = await kv(connection, names.RESULTS_BUCKET)
-    try:
-        entry = await bucket.get(job_id)
-    except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-        return None
-    if not entry.value:
-        return None
-    return ResultRecord.decode(entry.value)
+    value = await kv_value(connection, names.RESULTS_BUCKET, validate_job_id(job_id))
+    return None if value is None else ResultRecord.decode(value)
 
 
 async def wait_for_result_record(connection: Connection, job_id: str, timeout: float | None) -> ResultRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nats.js.errors
 
 from naq.client._connection import Connection
-from naq.client._resources import kv
+from naq.client._resources import kv, kv_value
 from naq.protocol import SerializationError, WorkerHeartbeat, names
 
 __all__ = ["read_workers"]
@@ -20,14 +20,11 @@ async def read_workers(connection: Connection) -> list[WorkerHeartbeat]:
         return []
     workers = []
     for key in sorted(keys):
-        try:
-            entry = await bucket.get(key)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        value = await kv_value(connection, names.WORKERS_BUCKET, key)
+        if value is None:
             continue  # left between listing and reading
-        if not entry.value:
-            continue
         try:
-            workers.append(WorkerHeartbeat.decode(entry.value))
+            workers.append(WorkerHeartbeat.decode(value))
         except SerializationError:
             continue  # not a naq worker record: not ours to show
     return workers

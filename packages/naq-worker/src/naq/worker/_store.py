@@ -11,10 +11,8 @@ import base64
 import time
 from typing import Any
 
-import nats.js.errors
-
 from naq.client._connection import Connection
-from naq.client._resources import kv
+from naq.client._resources import kv_value
 from naq.client._results import read_result_record
 from naq.protocol import (
     ErrorInfo,
@@ -70,15 +68,9 @@ class JobStore:
 
     async def read_status(self, job_id: str) -> JobStatusRecord | None:
         """The stored non-terminal state of ``job_id``, if any (an unreadable one counts as none)."""
-        bucket = await kv(self.connection, names.JOB_STATUS_BUCKET)
+        value = await kv_value(self.connection, names.JOB_STATUS_BUCKET, job_id)
         try:
-            entry = await bucket.get(job_id)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            return None
-        if not entry.value:
-            return None
-        try:
-            return JobStatusRecord.decode(entry.value)
+            return None if value is None else JobStatusRecord.decode(value)
         except ValueError:
             return None
 
