@@ -244,8 +244,11 @@ class Worker:
     async def _fetch_loop(self, queue: str) -> None:
         assert self._stopping is not None
         subscription = self._subscriptions[queue]
+        idle = True
         while not self._stopping.is_set():
-            wanted = await self._reserve()
+            # An idle queue polls with a single slot, so it does not hold slots a busy queue could use;
+            # once it gets jobs it fetches for every free slot.
+            wanted = await self._reserve(1 if idle else _FETCH_MAX)
             if wanted == 0:
                 break
             try:
@@ -258,6 +261,7 @@ class Worker:
                 await asyncio.sleep(_ERROR_BACKOFF)
                 continue
             self.slots.release(wanted - len(messages))
+            idle = not messages
             if self._stopping.is_set():
                 for message in messages:  # fetched but not started: hand back at once
                     await message.nak()
@@ -270,11 +274,11 @@ class Worker:
             if self.burst and not messages and await self._all_drained():
                 self._stopping.set()
 
-    async def _reserve(self) -> int:
-        """Free slots to fetch for, waiting for one; 0 if the worker stops meanwhile."""
+    async def _reserve(self, most: int) -> int:
+        """Up to ``most`` free slots to fetch for, waiting for one; 0 if the worker stops meanwhile."""
         assert self._stopping is not None
-        enough = max(1, self.concurrency // 4)
-        reserve = asyncio.ensure_future(self.slots.reserve(_FETCH_MAX, enough, _FETCH_LINGER))
+        enough = min(most, max(1, self.concurrency // 4))
+        reserve = asyncio.ensure_future(self.slots.reserve(most, enough, _FETCH_LINGER))
         stopping = asyncio.ensure_future(self._stopping.wait())
         done, _ = await asyncio.wait({reserve, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
