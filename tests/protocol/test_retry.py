@@ -1,4 +1,4 @@
-"""Retry policy: which failures are retried, and the delay before each retry."""
+"""Retry policy (which failures are retried, the delay before each) and job-context detection."""
 
 from __future__ import annotations
 
@@ -72,3 +72,28 @@ def test_jitter_stays_within_half_and_full_delay_and_under_the_cap() -> None:
 def test_huge_exponents_do_not_overflow() -> None:
     job = envelope(retry_delay=1.0, retry_strategy="exponential", retry_max_delay=60.0, max_retries=10_000)
     assert retry_delay(job, 5_000) == 60.0
+
+
+def test_context_parameter_detection() -> None:
+    from naq.protocol.context import JobContext, wants_context
+
+    def by_name(ctx, a):  # type: ignore[no-untyped-def]
+        return a
+
+    def by_annotation(context: JobContext, a: int) -> int:
+        return a
+
+    def plain(a: int) -> int:
+        return a
+
+    class CallableWithoutHash:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, ctx: object) -> None:
+            return None
+
+    assert wants_context(by_name)
+    assert wants_context(by_annotation)
+    assert not wants_context(plain)
+    assert not wants_context(len)
+    assert wants_context(CallableWithoutHash())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["JobContext", "wants_context"]
@@ -28,9 +28,17 @@ class JobContext:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-@cache
 def wants_context(func: Callable[..., Any]) -> bool:
-    """True if ``func``'s first parameter asks for the :class:`JobContext`."""
+    """True if ``func``'s first parameter asks for the :class:`JobContext` (cached per function)."""
+    try:
+        return _wants_context(func)
+    except TypeError:  # an unhashable callable object: inspect it every time
+        return _wants_context.__wrapped__(func)
+
+
+# Bounded: pickle jobs bring a new function object each time, which must not pile up here.
+@lru_cache(maxsize=4096)
+def _wants_context(func: Callable[..., Any]) -> bool:
     try:
         parameters = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):  # builtins without a signature
