@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from harness.jobs import runs
+from harness.registry import is_registered
 from harness.waiting import async_wait_for
-from naq.client import JobExecutionError, Queue, list_workers
+from naq.client import JobExecutionError, Queue
 from naq.client._connection import close_connections, get_connection
 from naq.client._resources import ensure_queue_consumer, kv
 from naq.protocol import JobEnvelope, ResultRecord, Settings, names
@@ -28,17 +29,17 @@ async def running(*workers: Worker) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(w.run(install_signal_handlers=False)) for w in workers]
     try:
         for worker in workers:
-            await async_wait_for(lambda w=worker: _registered(w), timeout=20, what=f"{worker.worker_id} registered")
+            await async_wait_for(
+                lambda w=worker: is_registered(w.settings, w.worker_id),
+                timeout=20,
+                what=f"{worker.worker_id} registered",
+            )
         yield
     finally:
         for worker in workers:
             worker.request_stop()
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
         await close_connections()
-
-
-async def _registered(worker: Worker) -> bool:
-    return any(w.worker_id == worker.worker_id for w in await list_workers(nats_url=worker.settings.nats_url))
 
 
 async def _consumer_info(nc: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from harness.jetstream_api import create_consumer, create_stream
+from harness.registry import is_registered
 from harness.waiting import async_wait_for
 from naq.client import list_workers
 from naq.protocol import Settings, names, resources
@@ -20,7 +21,7 @@ async def test_a_worker_resets_ack_wait_and_max_ack_pending_to_naqs(test_setting
     worker = Worker("default", concurrency=2, settings=test_settings)
     task = asyncio.create_task(worker.run(install_signal_handlers=False))
     try:
-        await async_wait_for(lambda: _registered(test_settings, worker.worker_id), timeout=10, what="worker up")
+        await async_wait_for(lambda: is_registered(test_settings, worker.worker_id), timeout=10, what="worker up")
         reply = await nc.request(f"$JS.API.CONSUMER.INFO.{names.JOBS_STREAM}.naq-worker-default", b"", timeout=5)
         config = json.loads(reply.data)["config"]
         assert config["ack_wait"] == int(test_settings.ack_wait * 10**9)
@@ -29,7 +30,3 @@ async def test_a_worker_resets_ack_wait_and_max_ack_pending_to_naqs(test_setting
         worker.request_stop()
         await asyncio.wait_for(task, 30)
     assert await list_workers(nats_url=test_settings.nats_url) == []
-
-
-async def _registered(settings: Settings, worker_id: str) -> bool:
-    return any(w.worker_id == worker_id for w in await list_workers(nats_url=settings.nats_url))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from harness.registry import is_registered
 from harness.waiting import async_wait_for
-from naq.client import Queue, list_workers
+from naq.client import Queue
 from naq.protocol import Settings
 from naq.worker import Worker
 
@@ -17,7 +18,9 @@ async def test_a_busy_queue_uses_all_but_one_slot_while_another_queue_is_empty(
     worker = Worker(["idle", "busy"], concurrency=4, settings=test_settings)
     task = asyncio.create_task(worker.run(install_signal_handlers=False))
     try:
-        await async_wait_for(lambda: _registered(test_settings, worker.worker_id), timeout=20, what="worker registered")
+        await async_wait_for(
+            lambda: is_registered(test_settings, worker.worker_id), timeout=20, what="worker registered"
+        )
         jobs = await Queue("busy", settings=test_settings).enqueue_many(
             "harness.jobs:async_sleep_then_record", [[str(tmp_path), f"job-{i}", 1.0] for i in range(9)]
         )
@@ -35,7 +38,3 @@ async def test_a_busy_queue_uses_all_but_one_slot_while_another_queue_is_empty(
     finally:
         worker.request_stop()
         await asyncio.wait_for(task, 30)
-
-
-async def _registered(settings: Settings, worker_id: str) -> bool:
-    return any(w.worker_id == worker_id for w in await list_workers(nats_url=settings.nats_url))

@@ -148,6 +148,7 @@ class Worker:
         self._stopping: asyncio.Event | None = None
         self._stop_now: asyncio.Event | None = None
         self._threads: JobThreads | None = None
+        self._subscriptions: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"Worker({self.queues!r}, concurrency={self.concurrency}, name={self.worker_id!r})"
@@ -215,7 +216,6 @@ class Worker:
         self.registry = await ensure_bucket(connection, resources.workers_bucket(self.settings))
         for bucket in (resources.results_bucket(self.settings), resources.job_status_bucket(self.settings)):
             await ensure_bucket(connection, bucket)
-        self._subscriptions = {}
         for queue in self.queues:
             spec = await ensure_queue_consumer(connection, queue)
             self._subscriptions[queue] = await connection.js.pull_subscribe_bind(
