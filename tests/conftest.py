@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness.jetstream_api import delete_all_streams
 from harness.processes import ProcessGroup
 from harness.servers import NatsCluster, NatsServer
 from naq.protocol import Settings
@@ -30,14 +31,12 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         server.stop()
 
 
-async def _delete_all_streams(url: str) -> None:
+async def _delete_all_streams(server: NatsServer) -> None:
     import nats
 
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    nc = await nats.connect(server.url, connect_timeout=5, max_reconnect_attempts=0)
     try:
-        js = nc.jetstream()
-        for name in await js.streams_info():
-            await js.delete_stream(name.config.name)
+        await delete_all_streams(nc, server)
     finally:
         await nc.close()
 
@@ -45,7 +44,7 @@ async def _delete_all_streams(url: str) -> None:
 @pytest.fixture
 async def nats_url(nats_server: NatsServer) -> str:
     """URL of the session server, with every stream and bucket deleted so each test starts clean."""
-    await _delete_all_streams(nats_server.url)
+    await _delete_all_streams(nats_server)
     return nats_server.url
 
 

@@ -33,6 +33,7 @@ if str(TESTS_DIR) not in sys.path:
 
 import nats  # noqa: E402
 
+from harness.jetstream_api import delete_all_streams  # noqa: E402
 from harness.servers import NatsServer  # noqa: E402
 from naq.client import Queue, close  # noqa: E402
 from naq.protocol import Settings, names  # noqa: E402
@@ -69,14 +70,18 @@ def print_sections(stats: pstats.Stats, jobs: int) -> None:
 
 
 async def one_pass(
-    url: str, jobs: int, concurrency: int, profile: cProfile.Profile | None, function: str = NOOP, args: tuple = ()
+    server: NatsServer,
+    jobs: int,
+    concurrency: int,
+    profile: cProfile.Profile | None,
+    function: str = NOOP,
+    args: tuple = (),
 ) -> float:
     """Enqueue ``jobs``, then time (and optionally profile) one worker draining them; returns jobs/s."""
+    url = server.url
     nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
     try:
-        js = nc.jetstream()
-        for info in await js.streams_info():
-            await js.delete_stream(info.config.name)
+        await delete_all_streams(nc, server)
         await close()
         settings = Settings.from_env({}, nats_url=url)
         await Queue("default", settings=settings).enqueue_many(function, [args] * jobs)
@@ -138,10 +143,10 @@ def main() -> int:
         try:
             server.start()
             server.wait_healthy()
-            rate = asyncio.run(one_pass(server.url, args.jobs, args.concurrency, None, *call))
+            rate = asyncio.run(one_pass(server, args.jobs, args.concurrency, None, *call))
             print(f"unprofiled: {rate:.0f} jobs/s (worker startup included)")
             profile = cProfile.Profile()
-            rate = asyncio.run(one_pass(server.url, args.jobs, args.concurrency, profile, *call))
+            rate = asyncio.run(one_pass(server, args.jobs, args.concurrency, profile, *call))
             print(f"profiled: {rate:.0f} jobs/s")
         finally:
             server.stop()

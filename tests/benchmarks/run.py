@@ -54,6 +54,7 @@ import nats  # noqa: E402
 import nats.errors  # noqa: E402
 import nats.js.errors  # noqa: E402
 
+from harness.jetstream_api import delete_all_streams  # noqa: E402
 from harness.processes import console_script  # noqa: E402
 from harness.servers import NatsServer, nats_server_binary  # noqa: E402
 from naq.client import Queue, close  # noqa: E402
@@ -174,12 +175,6 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 # --- the server side helpers -----------------------------------------------------------------------
-
-
-async def delete_all_streams(nc: Any) -> None:
-    js = nc.jetstream()
-    for info in await js.streams_info():
-        await js.delete_stream(info.config.name)
 
 
 async def create_raw_resources(nc: Any, consumer: bool) -> None:
@@ -325,7 +320,7 @@ class Bench:
 
     async def reset(self) -> None:
         await close()  # naq's per-loop connection caches what it ensured: start over with the server
-        await delete_all_streams(self.nc)
+        await delete_all_streams(self.nc, self.server)
 
     # -- a. bulk enqueue -------------------------------------------------------------------------
 

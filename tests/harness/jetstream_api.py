@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harness.servers import NatsServer
+from harness.waiting import async_wait_for
 from naq.protocol.resources import ConsumerSpec, StreamSpec
 
-__all__ = ["create_consumer", "create_stream", "js_api", "stream_info"]
+__all__ = ["create_consumer", "create_stream", "delete_all_streams", "js_api", "stream_info"]
 
 
 async def js_api(nc: Any, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -33,3 +35,13 @@ async def create_consumer(nc: Any, spec: ConsumerSpec) -> dict[str, Any]:
     """Create the durable consumer ``spec`` describes; returns the consumer info."""
     body = {"stream_name": spec.stream, "config": spec.api_config()}
     return await js_api(nc, f"CONSUMER.CREATE.{spec.stream}.{spec.durable_name}", body)
+
+
+async def delete_all_streams(nc: Any, server: NatsServer) -> None:
+    """Delete every stream (and so every bucket) on ``server``, and wait until their files are gone."""
+    js = nc.jetstream()
+    for info in await js.streams_info():
+        await js.delete_stream(info.config.name)
+    await async_wait_for(
+        lambda: not server.stream_removals_pending(), timeout=10, interval=0.01, what="deleted streams' files removed"
+    )

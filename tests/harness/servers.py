@@ -133,6 +133,18 @@ class NatsServer:
             self.process.kill()
             self.process.wait(10)
 
+    def stream_removals_pending(self) -> bool:
+        """Whether the server is still removing the files of a deleted stream.
+
+        nats-server renames a deleted stream's directory to ``.<name>`` and removes it in the
+        background; creating a stream while that removal runs fails now and then with
+        "could not create storage directory" (seen about once in a few hundred delete/create pairs).
+        """
+        accounts = self.store_dir / "jetstream"
+        if not accounts.is_dir():
+            return False
+        return any(entry.name.startswith(".") for entry in accounts.glob("*/streams/*"))
+
     def log_tail(self, lines: int = 30) -> str:
         """The last ``lines`` of the server's log."""
         try:
