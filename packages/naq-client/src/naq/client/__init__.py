@@ -3,6 +3,8 @@
 from loguru import logger
 
 from naq.client._api import (
+    cancel_job,
+    cancel_job_sync,
     close,
     enqueue,
     enqueue_many,
@@ -21,6 +23,8 @@ from naq.client._version import __version__
 from naq.protocol import JobStatus, Settings, WorkerHeartbeat
 from naq.protocol.errors import (
     ConfigurationError,
+    DependencyFailedError,
+    JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
     NaqConnectionError,
@@ -42,6 +46,8 @@ __all__ = [
     "Settings",
     "WorkerHeartbeat",
     # module-level API (original naq names) and sync twins
+    "cancel_job",
+    "cancel_job_sync",
     "close",
     "enqueue",
     "enqueue_many",
@@ -55,6 +61,8 @@ __all__ = [
     "purge_queue_sync",
     # errors
     "ConfigurationError",
+    "DependencyFailedError",
+    "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
     "NaqConnectionError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from naq.client._cancel import cancel_job as _cancel
 from naq.client._connection import close_connections, get_connection
 from naq.client._job import Job
 from naq.client._queue import Queue, resolve_settings
@@ -19,6 +20,8 @@ from naq.client.testing import active_runner
 from naq.protocol import WorkerHeartbeat
 
 __all__ = [
+    "cancel_job",
+    "cancel_job_sync",
     "close",
     "enqueue",
     "enqueue_many",
@@ -64,6 +67,19 @@ async def fetch_job_result(job_id: str, nats_url: Url = None) -> Any:
     return await fetch_result_value(await get_connection(resolve_settings(nats_url)), job_id)
 
 
+async def cancel_job(job_id: str, nats_url: Url = None) -> bool:
+    """Cancel a job wherever it is; True if it was queued, waiting or running, False if it had
+    already ended or is unknown.
+
+    A queued or waiting job never runs and ends cancelled (its dependents fail with
+    ``DependencyFailedError``). A running async job is interrupted at its next ``await``; a running
+    sync job cannot be interrupted (threads cannot be), so it sees ``ctx.cancelled`` turn true and
+    should return early. Either way its result says cancelled: ``job.result()`` raises
+    ``JobCancelledError``.
+    """
+    return await _cancel(await get_connection(resolve_settings(nats_url)), job_id)
+
+
 async def list_workers(nats_url: Url = None) -> list[WorkerHeartbeat]:
     """The latest heartbeat of every live worker."""
     return await read_workers(await get_connection(resolve_settings(nats_url)))
@@ -94,6 +110,11 @@ def purge_queue_sync(queue_name: str | None = None, nats_url: Url = None) -> int
 def fetch_job_result_sync(job_id: str, nats_url: Url = None) -> Any:
     """Blocking :func:`fetch_job_result`."""
     return run_sync(fetch_job_result(job_id, nats_url))
+
+
+def cancel_job_sync(job_id: str, nats_url: Url = None) -> bool:
+    """Blocking :func:`cancel_job`."""
+    return run_sync(cancel_job(job_id, nats_url))
 
 
 def list_workers_sync(nats_url: Url = None) -> list[WorkerHeartbeat]:

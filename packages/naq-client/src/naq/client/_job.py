@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from naq.client._cancel import cancel_job
 from naq.client._connection import get_connection
 from naq.client._resources import kv_value
 from naq.client._results import read_result_record, result_value, wait_for_result_record
+from naq.client._workers import read_workers
 from naq.client.testing import InlineRunner, active_runner
 from naq.protocol import JobNotFoundError, JobStatus, JobStatusRecord, ResultRecord, Settings, names
 
@@ -36,7 +38,12 @@ class Job:
         return result_value(await wait_for_result_record(connection, self.job_id, timeout))
 
     async def status(self) -> JobStatus:
-        """Where the job is now: a terminal state from its result, else its stored state, else queued."""
+        """Where the job is now: queued, waiting, running, retrying, completed, failed or cancelled.
+
+        A terminal state comes from the result record; running from the workers' heartbeats (no
+        per-job write marks it); waiting, retrying and cancelled from ``naq_job_status``. A job
+        naq has no trace of reads as queued.
+        """
         runner = active_runner()
         if runner is not None:
             return JobStatus(_inline_record(runner, self.job_id).status)
@@ -45,7 +52,16 @@ class Job:
         if record is not None:
             return JobStatus(record.status)
         value = await kv_value(connection, names.JOB_STATUS_BUCKET, self.job_id)
-        return JobStatus.QUEUED if value is None else JobStatusRecord.decode(value).status
+        stored = None if value is None else JobStatusRecord.decode(value).status
+        if stored in (JobStatus.CANCELLED, JobStatus.WAITING):
+            return stored
+        if any(self.job_id in worker.current_jobs for worker in await read_workers(connection)):
+            return JobStatus.RUNNING
+        return JobStatus.RETRYING if stored == JobStatus.RETRYING else JobStatus.QUEUED
+
+    async def cancel(self) -> bool:
+        """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""
+        return await cancel_job(await get_connection(self.settings), self.job_id)
 
 
 def _inline_record(runner: InlineRunner, job_id: str) -> ResultRecord:

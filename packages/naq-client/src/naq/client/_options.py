@@ -25,6 +25,7 @@ from naq.protocol import (
     validate_queue_name,
 )
 from naq.protocol.refs import REF_PATTERN, describe_callable, function_ref
+from naq.protocol.settings import check_dependency_timeout
 
 if TYPE_CHECKING:
     from naq.client._job import Job
@@ -48,6 +49,7 @@ class JobOptions:
     retry_on: Iterable[type[BaseException] | str] = ()
     ignore_on: Iterable[type[BaseException] | str] = ()
     depends_on: str | Job | Iterable[str | Job] | None = None
+    dependency_timeout: float | None = None
     timeout: float | None = None
     result_ttl: int | None = None
     serializer: str | None = None
@@ -127,6 +129,15 @@ def build_envelope(
     if options.result_ttl is not None:
         # Message TTLs are whole seconds; round up so a result is never kept shorter than asked.
         result_ttl = math.ceil(_number("result_ttl", options.result_ttl, allow_zero=True))
+    depends_on = dependency_ids(options.depends_on)
+    dependency_timeout = None
+    if options.dependency_timeout is not None:
+        dependency_timeout = _number("dependency_timeout", options.dependency_timeout, allow_zero=False)
+        if not depends_on:
+            raise ConfigurationError("dependency_timeout is only meaningful with depends_on")
+    check_dependency_timeout(
+        settings.dependency_timeout if dependency_timeout is None else dependency_timeout, settings
+    )
     job_id = new_job_id() if options.job_id is None else options.job_id
     try:
         validate_job_id(job_id)
@@ -144,9 +155,10 @@ def build_envelope(
             retry_max_delay=retry_max_delay,
             retry_on=_exception_refs(options.retry_on),
             ignore_on=_exception_refs(options.ignore_on),
-            depends_on=dependency_ids(options.depends_on),
+            depends_on=depends_on,
             timeout=timeout,
             result_ttl=result_ttl,
+            dependency_timeout=dependency_timeout,
         )
     except (ConfigurationError, SerializationError):
         raise

@@ -12,7 +12,8 @@ import nats.errors
 import nats.js.errors
 
 from naq.client._connection import Connection, get_connection
-from naq.client._events import publish_event
+from naq.client._dependencies import decide, dependency_states, park
+from naq.client._events import announce_jobs
 from naq.client._job import Job
 from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
 from naq.client._options import Callable_, JobOptions, build_envelope
@@ -20,6 +21,7 @@ from naq.client._resources import ensure_stream
 from naq.client.testing import active_runner
 from naq.protocol import (
     ConfigurationError,
+    DependencyVerdict,
     EventKind,
     JobEnvelope,
     NaqConnectionError,
@@ -96,9 +98,33 @@ def _publish_error(exc: Exception, job_id: str) -> Exception:
 
 
 async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvelope]) -> None:
-    """Publish jobs for the first time (message id = job id), pipelined, then their events."""
+    """Publish jobs for the first time (message id = job id), pipelined, then their events.
+
+    A job with ``depends_on`` goes to its queue only if its dependencies are decided (all
+    completed, or one failed: the worker then fails it); otherwise it is parked until they end.
+    """
     await ensure_stream(connection, resources.jobs_stream(connection.settings))
     await _check_not_full(connection)
+    dependents = [envelope for envelope in envelopes if envelope.depends_on]
+    verdicts: dict[str, DependencyVerdict] = {}
+    waiting: list[JobEnvelope] = []
+    if dependents:
+        states = await dependency_states(connection, (d for envelope in dependents for d in envelope.depends_on))
+        for envelope in dependents:
+            verdict = decide(envelope, states)
+            if verdict is None:
+                waiting.append(envelope)
+            else:
+                verdicts[envelope.job_id] = verdict
+        if waiting:
+            await park(connection, waiting, states)
+    parked = {envelope.job_id for envelope in waiting}
+    await _publish_windows(connection, [e for e in envelopes if e.job_id not in parked], verdicts)
+
+
+async def _publish_windows(
+    connection: Connection, envelopes: Sequence[JobEnvelope], verdicts: dict[str, DependencyVerdict]
+) -> None:
     js = connection.js
     # Pipelined: a window of publishes in flight at once, each awaiting its own acknowledgement.
     # (Not publish_async: in nats-py 2.16 its future never completes when the server refuses.)
@@ -110,7 +136,7 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
                     queue_subject(envelope.queue),
                     envelope.encode(),
                     timeout=_PUBLISH_TIMEOUT,
-                    headers={names.HEADER_MSG_ID: envelope.job_id},
+                    headers=_first_publish_headers(envelope, verdicts),
                 )
                 for envelope in window
             ),
@@ -119,20 +145,14 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
         for envelope, result in zip(window, results, strict=True):
             if isinstance(result, Exception):
                 raise _publish_error(result, envelope.job_id) from result
-        await _announce(connection, window)
+        await announce_jobs(connection, EventKind.ENQUEUED, window)
 
 
-async def _announce(connection: Connection, envelopes: Sequence[JobEnvelope]) -> None:
-    """One ``enqueued`` event per publish: a single job's, or a bulk window's ids together."""
-    if len(envelopes) == 1:
-        [envelope] = envelopes
-        await publish_event(connection, EventKind.ENQUEUED, envelope.queue, envelope.job_id, function=envelope.function)
-        return
-    by_queue: dict[str, list[str]] = {}
-    for envelope in envelopes:
-        by_queue.setdefault(envelope.queue, []).append(envelope.job_id)
-    for queue, job_ids in by_queue.items():
-        await publish_event(connection, EventKind.ENQUEUED, queue, None, job_ids=job_ids, count=len(job_ids))
+def _first_publish_headers(envelope: JobEnvelope, verdicts: dict[str, DependencyVerdict]) -> dict[str, str]:
+    headers = {names.HEADER_MSG_ID: envelope.job_id}
+    if envelope.depends_on:
+        headers[names.HEADER_DEPENDENCIES] = verdicts[envelope.job_id].header()
+    return headers
 
 
 async def submit(settings: Settings, envelopes: Sequence[JobEnvelope]) -> None:
@@ -181,6 +201,7 @@ class Queue:
         retry_on: Iterable[type[BaseException] | str] = (),
         ignore_on: Iterable[type[BaseException] | str] = (),
         depends_on: Any = None,
+        dependency_timeout: float | None = None,
         timeout: float | None = None,
         result_ttl: int | None = None,
         serializer: str | None = None,
@@ -201,7 +222,12 @@ class Queue:
           ``retry_max_delay`` caps it.
         - ``retry_on`` / ``ignore_on``: exception classes (or ``"module:Class"``) that are retried /
           never retried; subclasses match.
-        - ``depends_on``: job ids or Job handles that must complete first.
+        - ``depends_on``: job ids or Job handles (one, or a list) that must complete first. Until
+          they have, the job is parked: it holds no worker and no queue capacity. If one fails
+          for good or is cancelled, this job fails with ``DependencyFailedError`` without running.
+        - ``dependency_timeout``: seconds to wait for ``depends_on`` jobs to end (default
+          ``NAQ_DEPENDENCY_TIMEOUT``, 24 h; at most ``NAQ_JOB_STATUS_TTL``); a dependency not
+          ended by then (e.g. an id never enqueued) fails this job with ``DependencyFailedError``.
         - ``timeout``: seconds the function may run.
         - ``result_ttl``: seconds the result is kept (default ``NAQ_DEFAULT_RESULT_TTL``; 0 keeps none).
         - ``serializer``: ``"json"`` (default ``NAQ_JOB_SERIALIZER``) or ``"pickle"``.
@@ -221,6 +247,7 @@ class Queue:
             retry_on=retry_on,
             ignore_on=ignore_on,
             depends_on=depends_on,
+            dependency_timeout=dependency_timeout,
             timeout=timeout,
             result_ttl=result_ttl,
             serializer=serializer,

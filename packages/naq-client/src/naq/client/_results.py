@@ -13,9 +13,12 @@ from typing import Any, Final
 from naq.client._connection import Connection
 from naq.client._resources import kv_value
 from naq.protocol import (
+    DependencyFailedError,
+    JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
     ResultRecord,
+    exception_ref,
     get_serializer,
     names,
     validate_job_id,
@@ -69,13 +72,24 @@ async def wait_for_result_record(connection: Connection, job_id: str, timeout: f
         await subscription.unsubscribe()
 
 
+_ERRORS: dict[str, type[JobExecutionError]] = {
+    exception_ref(DependencyFailedError): DependencyFailedError,
+    exception_ref(JobCancelledError): JobCancelledError,
+}
+"""naq's own job errors, raised as themselves (both are ``JobExecutionError`` subclasses)."""
+
+
 def result_value(record: ResultRecord) -> Any:
-    """The job's return value, or ``JobExecutionError`` carrying the remote error if it did not complete."""
+    """The job's return value, or ``JobExecutionError`` carrying the remote error if it did not complete.
+
+    A job that never ran because a dependency failed raises ``DependencyFailedError``, a cancelled
+    job ``JobCancelledError``; both are ``JobExecutionError`` subclasses.
+    """
     if record.status == "completed":
         return get_serializer(record.serializer).load_value(record.value)
     error = record.error
     assert error is not None  # guaranteed by ResultRecord for every status but completed
-    raise JobExecutionError(record.job_id, error.type, error.message, error.traceback)
+    raise _ERRORS.get(error.type, JobExecutionError)(record.job_id, error.type, error.message, error.traceback)
 
 
 async def fetch_result_value(connection: Connection, job_id: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from naq.client._api import close
+from naq.client._cancel import cancel_job
 from naq.client._cli_common import EXIT_CONFIG, EXIT_FAILED, LogLevelOption, NatsUrlOption, cli_settings, run_command
 from naq.client._connection import get_connection
 from naq.client._failed import FailedEntry, delete_failed, describe, find_failed, list_failed, requeue_failed
@@ -116,6 +117,36 @@ def result(
 
     value = run_command(_closing(read()))
     typer.echo(json.dumps(value, default=repr))
+
+
+@app.command()
+def status(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    nats_url: NatsUrlOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Print where a job is: queued, waiting, running, retrying, completed, failed or cancelled."""
+    settings = cli_settings(nats_url, log_level)
+    typer.echo(run_command(_closing(Job(job_id, settings.default_queue, settings).status())))
+
+
+@app.command()
+def cancel(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    nats_url: NatsUrlOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Cancel a queued, waiting or running job (exit 1 if it had already ended or is unknown)."""
+    settings = cli_settings(nats_url, log_level)
+
+    async def cancel_it() -> bool:
+        return await cancel_job(await get_connection(settings), job_id)
+
+    if run_command(_closing(cancel_it())):
+        typer.echo(f"cancelled {job_id}")
+        return
+    typer.echo(f"job {job_id} was not cancelled: it already ended, or naq knows no such job", err=True)
+    raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

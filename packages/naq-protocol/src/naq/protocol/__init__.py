@@ -5,8 +5,11 @@ Standard library only. Nothing outside this package spells a NATS name or a reco
 
 from naq.protocol._codec import SCHEMA_VERSION, Record
 from naq.protocol._version import __version__
+from naq.protocol.dependencies import DependencyOutcome, DependencyVerdict, ParkedJobRecord, Verdict
 from naq.protocol.errors import (
     ConfigurationError,
+    DependencyFailedError,
+    JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
     NaqConnectionError,
@@ -53,6 +56,8 @@ __all__ = [
     "__version__",
     # errors
     "ConfigurationError",
+    "DependencyFailedError",
+    "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
     "NaqConnectionError",
@@ -81,6 +86,7 @@ __all__ = [
     "FailedJobRecord",
     "JobEnvelope",
     "JobStatusRecord",
+    "ParkedJobRecord",
     "RETRY_STRATEGIES",
     "Record",
     "ResultRecord",
@@ -89,6 +95,10 @@ __all__ = [
     "ScheduleRecord",
     "UndecodableMessageRecord",
     "WorkerHeartbeat",
+    # dependencies
+    "DependencyOutcome",
+    "DependencyVerdict",
+    "Verdict",
     # serializers and references
     "JsonSerializer",
     "PickleSerializer",

@@ -17,6 +17,11 @@ class JobContext:
 
     A job function receives it when its first parameter is named ``ctx`` or annotated
     ``JobContext``. ``state`` is the dict the worker's ``on_startup`` hook filled (e.g. a DB pool).
+
+    ``cancelled`` turns true when ``cancel_job`` asks to cancel the job while it runs. An async
+    job is interrupted (``CancelledError`` at its next ``await``); a sync job cannot be stopped
+    from outside its thread, so a long sync job should check ``ctx.cancelled`` and return early.
+    Either way the job's outcome is recorded as cancelled.
     """
 
     job_id: str
@@ -26,6 +31,7 @@ class JobContext:
     worker_id: str
     function: str
     state: dict[str, Any] = field(default_factory=dict)
+    cancelled: bool = False
 
 
 def wants_context(func: Callable[..., Any]) -> bool:

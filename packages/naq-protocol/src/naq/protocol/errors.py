@@ -6,6 +6,8 @@ The hierarchy::
     ├── ConfigurationError      (also ValueError)   a bad setting, argument or environment variable
     ├── SerializationError      (also ValueError)   a value or message naq cannot encode or decode
     ├── JobExecutionError                           the job ran and failed; carries the remote error
+    │   ├── DependencyFailedError                   a dependency failed, was cancelled or never ended
+    │   └── JobCancelledError                       the job was cancelled
     ├── JobNotFoundError        (also LookupError)  no such job, or its result expired
     ├── QueueFullError                              the queue stream is at its size limit
     └── NaqConnectionError      (also ConnectionError)  NATS could not be reached or was lost
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "DependencyFailedError",
+    "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
     "NaqConnectionError",
@@ -62,6 +66,15 @@ class JobExecutionError(NaqError):
         self.error_message = error_message
         self.traceback = traceback
         super().__init__(f"job {job_id} failed: {error_type}: {error_message}")
+
+
+class DependencyFailedError(JobExecutionError):
+    """The job never ran: one of its dependencies failed for good, was cancelled, or did not end
+    within the job's ``dependency_timeout``; the message names that dependency."""
+
+
+class JobCancelledError(JobExecutionError):
+    """The job was cancelled (``cancel_job``) before or while it ran."""
 
 
 class JobNotFoundError(NaqError, LookupError):

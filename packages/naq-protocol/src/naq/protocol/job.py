@@ -27,6 +27,8 @@ class JobEnvelope(Record):
     ``payload`` is opaque to everything but the job's serializer. ``retry_delay`` is seconds, either
     one number shaped by ``retry_strategy`` or one entry per retry (the last repeats).
     ``result_ttl`` of ``None`` means the default (``NAQ_DEFAULT_RESULT_TTL``), ``0`` stores no result.
+    ``dependency_timeout`` (seconds; ``None``: ``NAQ_DEPENDENCY_TIMEOUT``) bounds how long the job
+    waits for its ``depends_on`` jobs to end.
     Times are Unix seconds (UTC).
     """
 
@@ -48,6 +50,7 @@ class JobEnvelope(Record):
     depends_on: tuple[str, ...] = ()
     timeout: float | None = None
     result_ttl: int | None = None
+    dependency_timeout: float | None = None
 
     def __post_init__(self) -> None:
         validate_job_id(self.job_id)
@@ -71,5 +74,6 @@ class JobEnvelope(Record):
         if self.job_id in self.depends_on:
             raise ValueError(f"job {self.job_id!r} cannot depend on itself")
         check_optional_positive("timeout", self.timeout)
+        check_optional_positive("dependency_timeout", self.dependency_timeout)
         if self.result_ttl is not None and self.result_ttl < 0:
             raise ValueError(f"result_ttl must be >= 0 or None, got {self.result_ttl!r}")

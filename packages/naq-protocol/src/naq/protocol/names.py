@@ -12,6 +12,7 @@ from typing import Final
 __all__ = [
     "CONSUMER_PREFIX",
     "CONTROL_PREFIX",
+    "DEFAULT_DEPENDENCY_TIMEOUT",
     "DEFAULT_QUEUE",
     "DELAYED_PREFIX",
     "DUPLICATE_WINDOW",
@@ -22,7 +23,9 @@ __all__ = [
     "FAILED_JOBS_MAX_BYTES",
     "FAILED_JOBS_STREAM",
     "FAILED_PREFIX",
+    "EVENT_JOB_STATUS",
     "HEADER_ATTEMPT",
+    "HEADER_DEPENDENCIES",
     "HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE",
     "HEADER_MSG_ID",
     "HEADER_SCHEDULE",
@@ -53,6 +56,10 @@ __all__ = [
 
 DEFAULT_QUEUE: Final = "default"
 """Queue used when none is named (override with ``NAQ_DEFAULT_QUEUE``)."""
+
+DEFAULT_DEPENDENCY_TIMEOUT: Final = 86_400.0
+"""Seconds a parked dependent waits for its dependencies to end before it fails (override with
+``NAQ_DEPENDENCY_TIMEOUT`` or the ``dependency_timeout`` option)."""
 
 # --- streams ------------------------------------------------------------------------------------
 
@@ -147,6 +154,10 @@ HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: Final = "Nats-Expected-Last-Subject-Seque
 HEADER_ATTEMPT: Final = "Naq-Attempt"
 """Attempt number (1-based) of the run a republished job is for; absent means attempt 1."""
 
+HEADER_DEPENDENCIES: Final = "Naq-Dependencies"
+"""On a job with ``depends_on``: what is known of its dependencies (see
+:class:`naq.protocol.dependencies.DependencyVerdict`); absent means the worker must check them."""
+
 
 # --- enumerations -------------------------------------------------------------------------------
 
@@ -199,6 +210,10 @@ class EventKind(StrEnum):
     """A job was cancelled."""
     REQUEUED = "requeued"
     """A failed job was put back on its queue from the dead-letter queue."""
+    WAITING = "waiting"
+    """A job was parked until its dependencies end."""
+    RELEASED = "released"
+    """A parked job's dependencies ended; it was put on its queue."""
 
 
 class SystemEventKind(StrEnum):
@@ -255,6 +270,8 @@ class MessagePurpose(StrEnum):
     """The next attempt after a failure, republished through a server-side schedule."""
     RUN_NOW = "run_now"
     """A scheduled job moved forward to run at once."""
+    DEADLINE = "deadline"
+    """A parked dependent's ``dependency_timeout``, published through a server-side schedule."""
 
 
 class ControlCommand(StrEnum):
@@ -262,3 +279,18 @@ class ControlCommand(StrEnum):
 
     CANCEL = "cancel"
     """Cancel a running job."""
+
+
+EVENT_JOB_STATUS: Final[dict[EventKind, JobStatus]] = {
+    EventKind.ENQUEUED: JobStatus.QUEUED,
+    EventKind.SCHEDULED: JobStatus.SCHEDULED,
+    EventKind.STARTED: JobStatus.RUNNING,
+    EventKind.COMPLETED: JobStatus.COMPLETED,
+    EventKind.RETRYING: JobStatus.RETRYING,
+    EventKind.FAILED: JobStatus.FAILED,
+    EventKind.CANCELLED: JobStatus.CANCELLED,
+    EventKind.REQUEUED: JobStatus.QUEUED,
+    EventKind.WAITING: JobStatus.WAITING,
+    EventKind.RELEASED: JobStatus.QUEUED,
+}
+"""The status a job has after each kind of event (events carry status transitions)."""

@@ -16,10 +16,10 @@ from typing import Any, Final, Self
 
 from naq.protocol.errors import ConfigurationError
 from naq.protocol.ids import validate_queue_name
-from naq.protocol.names import DEFAULT_QUEUE
+from naq.protocol.names import DEFAULT_DEPENDENCY_TIMEOUT, DEFAULT_QUEUE
 from naq.protocol.serializers import SERIALIZER_NAMES
 
-__all__ = ["GIB", "LOG_LEVELS", "Settings"]
+__all__ = ["GIB", "LOG_LEVELS", "Settings", "check_dependency_timeout"]
 
 GIB: Final = 1024**3
 """One gibibyte, the unit of the default storage bounds."""
@@ -180,6 +180,7 @@ class Settings:
     job_serializer: str = _var("NAQ_JOB_SERIALIZER", "json", _text, _one_of(SERIALIZER_NAMES))
     default_result_ttl: int = _var("NAQ_DEFAULT_RESULT_TTL", 604_800, _int, _at_least(0))
     job_status_ttl: int = _var("NAQ_JOB_STATUS_TTL", 86_400, _int, _at_least(1))
+    dependency_timeout: float = _var("NAQ_DEPENDENCY_TIMEOUT", DEFAULT_DEPENDENCY_TIMEOUT, _float, _positive)
     # workers
     allow_pickle: bool = _var("NAQ_ALLOW_PICKLE", False, _bool)
     allowed_modules: tuple[str, ...] | None = _var("NAQ_ALLOWED_MODULES", None, _optional_list, _prefixes)
@@ -222,6 +223,7 @@ class Settings:
                 "NAQ_WORKER_HEARTBEAT_INTERVAL must be shorter than NAQ_WORKER_TTL "
                 f"({self.worker_heartbeat_interval} >= {self.worker_ttl}), or live workers vanish from the registry"
             )
+        check_dependency_timeout(self.dependency_timeout, self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
@@ -262,3 +264,12 @@ class Settings:
     def servers(self) -> list[str]:
         """Server URLs as a list, the form NATS clients take."""
         return list(self.nats_url)
+
+
+def check_dependency_timeout(timeout: float, settings: Settings) -> None:
+    """A parked job's waiting status must outlive its wait: ``timeout`` <= ``NAQ_JOB_STATUS_TTL``."""
+    if timeout > settings.job_status_ttl:
+        raise ConfigurationError(
+            f"dependency_timeout {timeout} s exceeds NAQ_JOB_STATUS_TTL={settings.job_status_ttl} s: "
+            "the waiting job's status would expire before it stops waiting"
+        )

@@ -20,7 +20,8 @@ class JobStatusRecord(Record):
     ``attempts`` counts failed attempts; ``crashes`` counts deliveries lost to workers that died
     mid-job (they are not failed attempts). ``stream_sequence`` and ``deliveries`` identify the
     message delivery the record was written for, so a worker can tell its own delayed redelivery
-    (a retry) from one caused by a crash.
+    (a retry) from one caused by a crash. A parked job (waiting) records the dependencies it waits
+    on (``waiting_on``) and its parking's ``generation``, so it can be found and cancelled.
     """
 
     KIND: ClassVar[str] = "job_status"
@@ -33,12 +34,16 @@ class JobStatusRecord(Record):
     crashes: int = 0
     stream_sequence: int = 0
     deliveries: int = 0
+    waiting_on: tuple[str, ...] = ()
+    generation: int = 0
 
     def __post_init__(self) -> None:
         validate_job_id(self.job_id)
         validate_queue_name(self.queue)
         JobStatus(self.status)
-        for name in ("attempts", "crashes", "stream_sequence", "deliveries"):
+        for dependency in self.waiting_on:
+            validate_job_id(dependency)
+        for name in ("attempts", "crashes", "stream_sequence", "deliveries", "generation"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         check_non_negative("updated_at", self.updated_at)

@@ -34,8 +34,10 @@ from naq.protocol.names import (
 
 __all__ = [
     "consumer_name",
+    "control_filter",
     "control_subject",
     "delayed_subject",
+    "dependency_deadline_subject",
     "derived_message_id",
     "event_subject",
     "failed_queue_filter",
@@ -77,6 +79,11 @@ def delayed_subject(job_id: str, n: int) -> str:
     return f"{DELAYED_PREFIX}.{validate_job_id(job_id)}.{_sequence('delay number', n)}"
 
 
+def dependency_deadline_subject(job_id: str) -> str:
+    """Subject of a parked job's ``dependency_timeout`` message: ``naq.delayed.<job_id>.deadline``."""
+    return f"{DELAYED_PREFIX}.{validate_job_id(job_id)}.{MessagePurpose.DEADLINE}"
+
+
 def failed_subject(queue: str, job_id: str) -> str:
     """Dead-letter subject of a job: ``naq.failed.<queue>.<job_id>``."""
     return f"{FAILED_PREFIX}.{validate_queue_name(queue)}.{validate_job_id(job_id)}"
@@ -108,6 +115,11 @@ def system_event_subject(kind: str) -> str:
 def control_subject(command: ControlCommand | str, job_id: str) -> str:
     """Core subject of a control command for a job: ``naq.control.<command>.<job_id>``."""
     return f"{CONTROL_PREFIX}.{ControlCommand(command)}.{validate_job_id(job_id)}"
+
+
+def control_filter(command: ControlCommand | str) -> str:
+    """Subscription subject for one control command over every job: ``naq.control.<command>.*``."""
+    return f"{CONTROL_PREFIX}.{ControlCommand(command)}.*"
 
 
 def kv_key_subject(bucket: str, key: str) -> str:

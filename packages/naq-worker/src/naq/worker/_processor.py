@@ -6,6 +6,8 @@ without waiting. Reads of stored state happen only on redeliveries (``num_delive
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,16 +15,32 @@ from typing import Any, Final
 
 from loguru import logger
 
+from naq.client._dependencies import (
+    decide,
+    delete_waiting,
+    dependency_ended,
+    dependency_states,
+    park,
+    parked_record,
+    release,
+)
 from naq.client._events import publish_event, publish_system_event
 from naq.protocol import (
+    DependencyFailedError,
+    DependencyOutcome,
+    DependencyVerdict,
     ErrorInfo,
     EventKind,
+    JobCancelledError,
     JobEnvelope,
     JobStatus,
     JobStatusRecord,
     ResultRecord,
+    ResultStatus,
     SerializationError,
     SystemEventKind,
+    Verdict,
+    exception_ref,
     get_serializer,
     names,
 )
@@ -44,6 +62,10 @@ STORAGE_RETRY_DELAY: Final = 5.0
 
 class WorkerLostError(Exception):
     """The job's worker died while running it, too many times (``NAQ_MAX_CRASH_REDELIVERIES``)."""
+
+
+class _CancelRequested(Exception):
+    """The running job was cancelled (``cancel_job``)."""
 
 
 class _Permanent(Exception):
@@ -70,6 +92,11 @@ class Delivery:
     """When the last in-progress ack was sent (monotonic clock)."""
     slot_kept: bool = False
     """Set when a timed-out sync job's thread still runs: its slot is freed when the thread ends."""
+    context: JobContext | None = None
+    cancel_requested: bool = False
+    """Set by a cancel command while the job runs: its outcome is recorded as cancelled."""
+    interruptible: bool = False
+    """True while an async job function runs: a cancel command may cancel the task then."""
 
 
 Runner = Callable[[Callable[..., Any], list[Any], dict[str, Any], float | None], Awaitable[Any]]
@@ -100,13 +127,112 @@ class JobProcessor:
             return
         delivery.job_id = envelope.job_id
         attempt = _header_attempt(message)
+        if envelope.job_id in self.worker.cancelled.ids:  # an in-memory set, fed by a watch
+            await self._end_cancelled(delivery, envelope, attempt, started=None)
+            return
         status: JobStatusRecord | None = None
         if metadata.num_delivered > 1:
             accounted = await self._account_redelivery(delivery, envelope, attempt)
             if accounted is None:
                 return
             attempt, status = accounted
+        if envelope.depends_on and not await self._dependencies_met(delivery, envelope, attempt):
+            return
         await self._run(delivery, envelope, attempt, status.crashes if status else 0)
+
+    # --- dependencies ------------------------------------------------------------------------------
+
+    async def _dependencies_met(self, delivery: Delivery, envelope: JobEnvelope, attempt: int) -> bool:
+        """Whether the job may run now; if not, it was parked, failed or dropped (and acked)."""
+        message = delivery.message
+        verdict = DependencyVerdict.parse((message.headers or {}).get(names.HEADER_DEPENDENCIES))
+        if verdict is None:  # not decided by whoever published it (e.g. a requeue): look now
+            states = await dependency_states(self.connection, envelope.depends_on)
+            verdict = decide(envelope, states)
+            if verdict is None:
+                if await self._store_outcome(delivery, park(self.connection, [envelope], states)):
+                    await message.ack()
+                return False
+        if verdict.verdict is Verdict.MET:
+            return True
+        if verdict.verdict is Verdict.DEADLINE:
+            if await self._store_outcome(delivery, self._deadline_due(envelope, verdict.generation)):
+                await message.ack()
+            return False
+        if verdict.verdict is Verdict.CANCELLED:
+            await self._end_cancelled(delivery, envelope, attempt, started=None)
+            return False
+        for dependency in envelope.depends_on:  # what is left of its parking
+            await delete_waiting(self.connection, dependency, envelope.job_id)
+        how = {
+            DependencyOutcome.FAILED: "failed",
+            DependencyOutcome.CANCELLED: "was cancelled",
+            DependencyOutcome.TIMEOUT: "did not end within the job's dependency_timeout",
+        }[verdict.outcome or DependencyOutcome.FAILED]
+        error = ErrorInfo(
+            type=exception_ref(DependencyFailedError),
+            message=f"dependency {verdict.dependency} {how}; job {envelope.job_id} did not run",
+        )
+        await self._fail_for_good(delivery, envelope, attempt, error, started=None)
+        return False
+
+    async def _deadline_due(self, envelope: JobEnvelope, generation: int) -> None:
+        """A parking's ``dependency_timeout`` is due: fail the job if it still waits (or release it late)."""
+        connection = self.connection
+        records = [await parked_record(connection, d, envelope.job_id) for d in envelope.depends_on]
+        waiting = [r for r in records if r is not None and r.generation == generation]
+        if not waiting:
+            return  # released already, or parked again later
+        pending = [d for d, r in zip(envelope.depends_on, records, strict=True) if r in waiting]
+        states = await dependency_states(connection, pending)
+        for dependency in pending:
+            state = states[dependency]
+            if state is not None:  # ended, but its release was missed: release now
+                await dependency_ended(connection, dependency, waiting[0], state)
+        still = [d for d in pending if states[d] is None]
+        if still:
+            await release(connection, waiting[0], DependencyVerdict.failed(still[0], DependencyOutcome.TIMEOUT))
+
+    async def _ended(self, job_id: str, state: ResultStatus) -> None:
+        """Release what was parked on a job that just ended (before its message is acked)."""
+        await self._release(job_id, self.worker.waiting.ended(job_id, state), state)
+
+    async def _release(self, job_id: str, dependents: list[str], state: ResultStatus) -> None:
+        for dependent in dependents:
+            record = await parked_record(self.connection, job_id, dependent)
+            if record is not None:
+                await dependency_ended(self.connection, job_id, record, state)
+
+    async def release_late_parking(self, dependency: str, dependent: str, state: ResultStatus) -> None:
+        """A dependent was parked on a job this worker ended moments ago: release it now."""
+        record = await parked_record(self.connection, dependency, dependent)
+        if record is not None:
+            await dependency_ended(self.connection, dependency, record, state)
+
+    async def _end_cancelled(
+        self, delivery: Delivery, envelope: JobEnvelope, attempt: int, started: float | None
+    ) -> None:
+        worker = self.worker
+        record = ResultRecord(
+            job_id=envelope.job_id,
+            queue=envelope.queue,
+            status="cancelled",
+            attempts=attempt,
+            finished_at=time.time(),
+            serializer=envelope.serializer,
+            error=ErrorInfo(type=exception_ref(JobCancelledError), message=f"job {envelope.job_id} was cancelled"),
+            started_at=started,
+            worker_id=worker.worker_id,
+        )
+        if not await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
+            return
+        for dependency in envelope.depends_on:  # what is left of a parking
+            await delete_waiting(self.connection, dependency, envelope.job_id)
+        if not await self._store_outcome(delivery, self._ended(envelope.job_id, "cancelled")):
+            return
+        await delivery.message.ack()
+        logger.info("job {} cancelled", envelope.job_id)
+        await publish_event(self.connection, EventKind.CANCELLED, envelope.queue, envelope.job_id, worker.worker_id)
 
     async def _account_redelivery(
         self, delivery: Delivery, envelope: JobEnvelope, attempt: int
@@ -115,8 +241,12 @@ class JobProcessor:
         message = delivery.message
         delivered = message.metadata.num_delivered
         sequence = message.metadata.sequence.stream
-        if await self.store.read_result(envelope.job_id) is not None:
-            await message.ack()  # it already ended: never run a job twice when we can know
+        ended = await self.store.read_result(envelope.job_id)
+        if ended is not None:
+            # It already ended: never run a job twice when we can know. Its worker may have died
+            # before releasing its dependents, so release them (again; releases are idempotent).
+            if await self._store_outcome(delivery, self._ended(envelope.job_id, ended.status)):
+                await message.ack()
             return None
         status = await self.store.read_status(envelope.job_id)
         if status is not None and status.stream_sequence != sequence:
@@ -162,6 +292,9 @@ class JobProcessor:
             state=worker.state,
         )
         delivery.attempt = attempt
+        delivery.context = context
+        if attempt > 1:  # a retry: announce it, so the events show running again
+            await self._announce_start(delivery, envelope, started)
         try:
             try:
                 func, args, kwargs = load_call(envelope, worker.allow_pickle, worker.allowed_modules)
@@ -170,11 +303,15 @@ class JobProcessor:
             if wants_context(func):
                 args = [context, *args]
             await worker.call_hooks("before_job", context)
-            value = await self.run(func, args, kwargs, envelope.timeout)
+            value = await self._call(delivery, func, args, kwargs, envelope.timeout)
             try:
                 stored = get_serializer(envelope.serializer).dump_value(value)
             except SerializationError as exc:
                 raise _Permanent(exc) from exc
+        except _CancelRequested as exc:
+            await self._end_cancelled(delivery, envelope, attempt, started)
+            await worker.call_hooks("after_job", context, exc)
+            return
         except (SystemExit, KeyboardInterrupt) as exc:
             # A job must not stop its worker; it fails like any other error, without retries.
             await self._failed(delivery, envelope, attempt, crashes, _Permanent(exc), started)
@@ -197,6 +334,11 @@ class JobProcessor:
             worker_id=worker.worker_id,
         )
         if await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
+            dependents = worker.waiting.ended(envelope.job_id, "completed")
+            if dependents:  # rare: release them before the ack, so a crash cannot lose the release
+                released = self._release(envelope.job_id, dependents, "completed")
+                if not await self._store_outcome(delivery, released):
+                    return
             await delivery.message.ack()
             worker.processed += 1
             await publish_event(
@@ -211,6 +353,53 @@ class JobProcessor:
             )
         await worker.call_hooks("after_job", context, None)
 
+    async def _call(
+        self,
+        delivery: Delivery,
+        func: Callable[..., Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Any:
+        """Run the function; ``_CancelRequested`` if a cancel command came while it ran."""
+        if delivery.cancel_requested:  # cancelled between its delivery and now
+            raise _CancelRequested()
+        delivery.interruptible = inspect.iscoroutinefunction(func)
+        try:
+            value = await self.run(func, args, kwargs, timeout)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            # Our own cancel (one request) becomes the job's outcome; a worker shutdown propagates.
+            if delivery.cancel_requested and task is not None and task.cancelling() == 1:
+                task.uncancel()
+                raise _CancelRequested() from None
+            raise
+        except Exception:
+            if delivery.cancel_requested:
+                raise _CancelRequested() from None
+            raise
+        finally:
+            delivery.interruptible = False
+        if delivery.cancel_requested:  # a sync job that returned after the cancel
+            raise _CancelRequested()
+        return value
+
+    async def _announce_start(self, delivery: Delivery, envelope: JobEnvelope, started: float) -> None:
+        """Publish the attempt's ``started`` event if it has not been (short successful first
+        attempts never publish one: their ``completed`` event carries ``started_at``)."""
+        if delivery.announced:
+            return
+        delivery.announced = True
+        await publish_event(
+            self.connection,
+            EventKind.STARTED,
+            envelope.queue,
+            envelope.job_id,
+            self.worker.worker_id,
+            attempt=delivery.attempt,
+            started_at=started,
+        )
+
     async def _failed(
         self,
         delivery: Delivery,
@@ -222,6 +411,7 @@ class JobProcessor:
     ) -> None:
         if isinstance(error, JobTimeoutError) and error.thread_running:
             delivery.slot_kept = True
+        await self._announce_start(delivery, envelope, started)  # running, then retrying or failed
         retryable = not isinstance(error, _Permanent)
         if not (retryable and should_retry(envelope, error, attempt)):
             await self._fail_for_good(delivery, envelope, attempt, _error_info(error), started)
@@ -279,6 +469,8 @@ class JobProcessor:
         if not await self._store_outcome(delivery, self.store.dead_letter(envelope, error, attempt, worker.worker_id)):
             return
         if not await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
+            return
+        if not await self._store_outcome(delivery, self._ended(envelope.job_id, "failed")):
             return
         await delivery.message.ack()
         worker.failed += 1

@@ -30,7 +30,9 @@ from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream
 from naq.protocol import (
     ConfigurationError,
+    ControlCommand,
     EventKind,
+    ResultStatus,
     Settings,
     SystemEventKind,
     WorkerStatus,
@@ -39,6 +41,7 @@ from naq.protocol import (
     validate_queue_name,
     validate_worker_id,
 )
+from naq.protocol.subjects import control_filter
 from naq.worker._executor import run_call
 from naq.worker._heartbeat import Heartbeat
 from naq.worker._processor import Delivery, JobProcessor
@@ -46,6 +49,7 @@ from naq.worker._slots import Slots
 from naq.worker._store import JobStore
 from naq.worker._tasks import stop_tasks
 from naq.worker._threads import JobThreads
+from naq.worker._watches import CancelledJobs, KeyWatch, WaitingIndex
 
 __all__ = ["Hook", "Worker"]
 
@@ -149,6 +153,11 @@ class Worker:
         self._stop_now: asyncio.Event | None = None
         self._threads: JobThreads | None = None
         self._subscriptions: dict[str, Any] = {}
+        self.waiting = WaitingIndex(self._on_late_parking)
+        self.cancelled = CancelledJobs()
+        self._watches: list[KeyWatch] = []
+        self._control: Any = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"Worker({self.queues!r}, concurrency={self.concurrency}, name={self.worker_id!r})"
@@ -216,6 +225,7 @@ class Worker:
         self.registry = await ensure_bucket(connection, resources.workers_bucket(self.settings))
         for bucket in (resources.results_bucket(self.settings), resources.job_status_bucket(self.settings)):
             await ensure_bucket(connection, bucket)
+        await self._start_watches()
         for queue in self.queues:
             spec = await ensure_queue_consumer(connection, queue)
             self._subscriptions[queue] = await connection.js.pull_subscribe_bind(
@@ -234,6 +244,50 @@ class Worker:
         logger.info(
             "worker {} serving {} with concurrency {}", self.worker_id, ", ".join(self.queues), self.concurrency
         )
+
+    async def _start_watches(self) -> None:
+        """Fill the in-memory views (parked dependents, cancelled jobs) before the first fetch."""
+        connection = self.connection
+        waiting = await ensure_bucket(connection, resources.waiting_bucket(self.settings))
+        statuses = await ensure_bucket(connection, resources.job_status_bucket(self.settings))
+        self._watches = [
+            KeyWatch(waiting, self.waiting.on_entry, meta_only=True),
+            KeyWatch(statuses, self.cancelled.on_entry, meta_only=False),
+        ]
+        for watch in self._watches:
+            await watch.start()
+        self._control = await connection.nc.subscribe(control_filter(ControlCommand.CANCEL), cb=self._on_cancel)
+
+    async def _on_cancel(self, message: Any) -> None:
+        job_id = message.subject.rsplit(".", 1)[-1]
+        self.cancelled.add(job_id)
+        if self.cancel_running(job_id) and message.reply:
+            await self.connection.nc.publish(message.reply, self.worker_id.encode())
+
+    def cancel_running(self, job_id: str) -> bool:
+        """Cancel ``job_id`` if this worker runs it: an async job is interrupted, a sync job is told
+        through ``ctx.cancelled``; its outcome is recorded as cancelled. False if it is not here."""
+        for task, delivery in self._running.items():
+            if delivery.job_id != job_id:
+                continue
+            delivery.cancel_requested = True
+            if delivery.context is not None:
+                delivery.context.cancelled = True
+            if delivery.interruptible:
+                task.cancel()
+            logger.info("job {} cancelled while running", job_id)
+            return True
+        return False
+
+    def _on_late_parking(self, dependency: str, dependent: str, state: ResultStatus) -> None:
+        task = asyncio.create_task(self._processor.release_late_parking(dependency, dependent, state))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_task_done)
+
+    def _side_task_done(self, task: asyncio.Task[None]) -> None:
+        self._side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("releasing a dependent failed: {}", task.exception())
 
     async def _run_call(
         self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None
@@ -375,7 +429,17 @@ class Worker:
         if leftovers:
             logger.warning("handed back {} job(s) that did not finish within the grace period", len(leftovers))
 
+    async def _stop_watches(self) -> None:
+        if self._control is not None:
+            await self._control.unsubscribe()
+            self._control = None
+        for watch in self._watches:
+            await watch.stop()
+        self._watches = []
+        await stop_tasks(list(self._side_tasks))
+
     async def _shutdown(self) -> None:
+        await self._stop_watches()
         if not hasattr(self, "_heartbeat"):
             return
         await self.call_hooks("on_shutdown", self.state)

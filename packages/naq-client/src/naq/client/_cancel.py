@@ -1,0 +1,160 @@
+"""Cancelling a job: queued, waiting for its dependencies or a retry, or running on any worker.
+
+The cancel is recorded durably first (a ``cancelled`` state in ``naq_job_status``, which every
+worker watches), then told to the workers (``naq.control.cancel.<job_id>``): the worker running
+the job interrupts it (async) or flags it (sync, through ``ctx.cancelled``) and answers. A job
+that no worker runs gets its cancelled result at once; when its message is delivered later, the
+worker recognises the id and ends it without running it. A parked job is released with a
+cancelled verdict, so its dependents fail with ``DependencyFailedError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any, Final
+
+import nats.errors
+
+from naq.client._connection import Connection
+from naq.client._dependencies import parked_record, release
+from naq.client._jsapi import JetStreamAPIError, js_api
+from naq.client._resources import ensure_bucket, ensure_stream, kv_value
+from naq.client._results import read_result_record
+from naq.protocol import (
+    ControlCommand,
+    DependencyVerdict,
+    ErrorInfo,
+    JobCancelledError,
+    JobEnvelope,
+    JobStatus,
+    JobStatusRecord,
+    ResultRecord,
+    SerializationError,
+    exception_ref,
+    names,
+    resources,
+    validate_job_id,
+)
+from naq.protocol.subjects import control_subject, kv_key_subject
+
+__all__ = ["cancel_job"]
+
+_WORKER_ANSWER: Final = 0.5
+"""Seconds to wait for the worker running the job to confirm the cancel."""
+
+_SCAN_LIMIT: Final = 100_000
+"""Most queued messages looked at to find a job that has no other trace (bounded, documented)."""
+
+_NO_MESSAGE: Final = 10037
+_MSG_ID: Final = names.HEADER_MSG_ID.encode()
+
+
+async def cancel_job(connection: Connection, job_id: str) -> bool:
+    """Cancel ``job_id``; True if it was queued, waiting or running, False if unknown or already ended."""
+    validate_job_id(job_id)
+    settings = connection.settings
+    await ensure_bucket(connection, resources.job_status_bucket(settings))
+    if await read_result_record(connection, job_id) is not None:
+        return False
+    status = await _status(connection, job_id)
+    if status is not None and status.status == JobStatus.CANCELLED:
+        return False
+    envelope = None if status is not None else await _find_queued(connection, job_id)
+    if status is None and envelope is None:
+        return False
+    queue = status.queue if status is not None else envelope.queue  # type: ignore[union-attr]
+    tombstone = JobStatusRecord(
+        job_id=job_id,
+        queue=queue,
+        status=JobStatus.CANCELLED,
+        attempts=status.attempts if status is not None else 0,
+        updated_at=time.time(),
+    )
+    await connection.js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, job_id), tombstone.encode())
+    if await _tell_workers(connection, job_id):
+        return True  # the worker running it records the outcome
+    if status is not None and status.status == JobStatus.WAITING and status.waiting_on:
+        record = await parked_record(connection, status.waiting_on[0], job_id)
+        if record is not None:
+            await release(connection, record, DependencyVerdict.cancelled())
+            envelope = record.job
+    await _write_cancelled_result(connection, job_id, queue, envelope)
+    return True
+
+
+async def _status(connection: Connection, job_id: str) -> JobStatusRecord | None:
+    value = await kv_value(connection, names.JOB_STATUS_BUCKET, job_id)
+    try:
+        return None if value is None else JobStatusRecord.decode(value)
+    except SerializationError:
+        return None
+
+
+async def _tell_workers(connection: Connection, job_id: str) -> bool:
+    """Send the cancel command; True if the worker running the job answered."""
+    subject = control_subject(ControlCommand.CANCEL, job_id)
+    try:
+        await connection.nc.request(subject, b"", timeout=_WORKER_ANSWER)
+    except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        return False
+    return True
+
+
+async def _find_queued(connection: Connection, job_id: str) -> JobEnvelope | None:
+    """The job's message on a queue, looked for message by message (its id is in no subject)."""
+    await ensure_stream(connection, resources.jobs_stream(connection.settings))
+    wanted = job_id.encode()
+    sequence = 0
+    for _ in range(_SCAN_LIMIT):
+        try:
+            reply = await js_api(
+                connection,
+                f"STREAM.MSG.GET.{names.JOBS_STREAM}",
+                {"seq": sequence + 1, "next_by_subj": f"{names.QUEUE_PREFIX}.>"},
+            )
+        except JetStreamAPIError as exc:
+            if exc.code == _NO_MESSAGE:
+                return None
+            raise
+        message: dict[str, Any] = reply["message"]
+        sequence = int(message["seq"])
+        if _carries_id(base64.b64decode(message.get("hdrs") or ""), wanted):
+            try:
+                return JobEnvelope.decode(base64.b64decode(message.get("data") or ""))
+            except SerializationError:
+                return None
+    return None
+
+
+def _carries_id(headers: bytes, job_id: bytes) -> bool:
+    # The first publish carries the job id; later ones a derived id "<job_id>.<purpose>.<n>".
+    for line in headers.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip() == _MSG_ID:
+            value = value.strip()
+            return value == job_id or value.startswith(job_id + b".")
+    return False
+
+
+async def _write_cancelled_result(
+    connection: Connection, job_id: str, queue: str, envelope: JobEnvelope | None
+) -> None:
+    settings = connection.settings
+    await ensure_bucket(connection, resources.results_bucket(settings))
+    ttl = settings.default_result_ttl
+    if envelope is not None and envelope.result_ttl is not None:
+        ttl = envelope.result_ttl
+    if ttl == 0:
+        return
+    record = ResultRecord(
+        job_id=job_id,
+        queue=queue,
+        status="cancelled",
+        attempts=0,
+        finished_at=time.time(),
+        serializer=envelope.serializer if envelope is not None else "json",
+        error=ErrorInfo(type=exception_ref(JobCancelledError), message=f"job {job_id} was cancelled"),
+    )
+    subject = kv_key_subject(names.RESULTS_BUCKET, job_id)
+    await connection.js.publish(subject, record.encode(), headers={names.HEADER_TTL: str(ttl)})

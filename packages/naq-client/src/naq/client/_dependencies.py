@@ -1,0 +1,248 @@
+"""Jobs that wait for other jobs: parking them, and releasing them when their dependencies end.
+
+Shared by producers (``enqueue`` parks a dependent whose dependencies are not done) and workers
+(a job that ends releases what was parked on it). The layout is in
+:mod:`naq.protocol.dependencies`. The rules that make it safe:
+
+- *Park, then look again.* Parking writes the keys first and then re-reads the dependencies'
+  results, so a dependency that ended while the keys were written still releases the job; the
+  worker that ended it may release it too, and the shared release message id makes that one job.
+- *Delete, then count.* A completed dependency deletes its own key and then reads the keys of the
+  job's other dependencies: whichever of two simultaneous completions deletes last sees none left.
+- *A failure publishes before it deletes.* So a completion that sees the key gone finds the
+  failure's release already taken by JetStream's duplicate window, and the job never runs.
+- Reads here go to the stream leader (``STREAM.MSG.GET``), not a direct get a lagging replica
+  could answer, because each rule above depends on seeing the latest write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from loguru import logger
+
+from naq.client._connection import Connection
+from naq.client._events import announce_jobs
+from naq.client._jsapi import JetStreamAPIError, js_api
+from naq.client._resources import ensure_bucket
+from naq.protocol import (
+    DependencyOutcome,
+    DependencyVerdict,
+    EventKind,
+    JobEnvelope,
+    JobStatus,
+    JobStatusRecord,
+    MessagePurpose,
+    ParkedJobRecord,
+    ResultRecord,
+    ResultStatus,
+    SerializationError,
+    names,
+    resources,
+)
+from naq.protocol.subjects import (
+    dependency_deadline_subject,
+    derived_message_id,
+    kv_key_subject,
+    queue_subject,
+    schedule_at,
+    waiting_key,
+)
+
+__all__ = [
+    "DependencyStates",
+    "decide",
+    "delete_waiting",
+    "dependency_ended",
+    "dependency_states",
+    "leader_value",
+    "park",
+    "parked_record",
+    "release",
+]
+
+DependencyStates = dict[str, ResultStatus | None]
+"""Each dependency's terminal state from its result record; ``None``: not ended (or unknown)."""
+
+_NO_MESSAGE: Final = 10037
+"""JetStream error code: no message matches the get."""
+
+_DELETE_MARKER_TTL: Final = 60
+"""Seconds a deleted waiting key's marker is kept: long enough for every watcher to see it."""
+
+_KV_OPERATION: Final = b"KV-Operation"
+_SERVER_MARKER: Final = b"Nats-Marker-Reason"
+
+_WINDOW: Final = 1000
+"""Most writes in flight at once when parking many jobs."""
+
+
+async def leader_value(connection: Connection, bucket: str, key: str) -> bytes | None:
+    """The current value of ``key`` in ``bucket``, read from the stream leader; ``None`` if absent."""
+    subject = kv_key_subject(bucket, key)
+    try:
+        reply = await js_api(connection, f"STREAM.MSG.GET.KV_{bucket}", {"last_by_subj": subject})
+    except JetStreamAPIError as exc:
+        if exc.code == _NO_MESSAGE:
+            return None
+        raise
+    message = reply["message"]
+    headers = base64.b64decode(message.get("hdrs") or "")
+    if _KV_OPERATION in headers or _SERVER_MARKER in headers:
+        return None  # a delete marker
+    data = base64.b64decode(message.get("data") or "")
+    return data or None
+
+
+async def dependency_states(connection: Connection, job_ids: Iterable[str]) -> DependencyStates:
+    """How each of ``job_ids`` ended, from its result record (``None``: not ended, or unknown)."""
+    ids = list(dict.fromkeys(job_ids))
+    values = await asyncio.gather(*(leader_value(connection, names.RESULTS_BUCKET, job_id) for job_id in ids))
+    states: DependencyStates = {}
+    for job_id, value in zip(ids, values, strict=True):
+        try:
+            states[job_id] = None if value is None else ResultRecord.decode(value).status
+        except SerializationError:
+            states[job_id] = None  # an unreadable result does not count as completed
+    return states
+
+
+def decide(envelope: JobEnvelope, states: DependencyStates) -> DependencyVerdict | None:
+    """The verdict the dependencies' states give: met, failed (naming one), or ``None`` to wait."""
+    waiting = False
+    for dependency in envelope.depends_on:
+        state = states.get(dependency)
+        if state == "failed":
+            return DependencyVerdict.failed(dependency, DependencyOutcome.FAILED)
+        if state == "cancelled":
+            return DependencyVerdict.failed(dependency, DependencyOutcome.CANCELLED)
+        waiting = waiting or state != "completed"
+    return None if waiting else DependencyVerdict.met()
+
+
+async def park(connection: Connection, envelopes: Sequence[JobEnvelope], states: DependencyStates) -> None:
+    """Park jobs whose dependencies have not all completed (``decide`` gave ``None``), then look again.
+
+    Writes a key per unfinished dependency, the waiting status, and the ``dependency_timeout``
+    message (a server-side schedule that fails the job if it is still waiting then).
+    """
+    settings = connection.settings
+    await ensure_bucket(connection, resources.waiting_bucket(settings))
+    await ensure_bucket(connection, resources.job_status_bucket(settings))
+    now = time.time()
+    generation = time.time_ns()
+    parked: list[tuple[ParkedJobRecord, list[str]]] = []
+    for envelope in envelopes:
+        timeout = envelope.dependency_timeout or settings.dependency_timeout
+        record = ParkedJobRecord(job=envelope, generation=generation, parked_at=now, deadline=now + timeout)
+        pending = [d for d in envelope.depends_on if states.get(d) is None]
+        parked.append((record, pending))
+    for start in range(0, len(parked), _WINDOW):
+        window = parked[start : start + _WINDOW]
+        await asyncio.gather(*(_write_parking(connection, record, pending) for record, pending in window))
+        await announce_jobs(connection, EventKind.WAITING, [record.job for record, _ in window])
+    # Look again: a dependency that ended while the keys were being written must still release.
+    again = await dependency_states(connection, {d for _, pending in parked for d in pending})
+    for record, pending in parked:
+        for dependency in pending:
+            state = again.get(dependency)
+            if state is not None:
+                await dependency_ended(connection, dependency, record, state)
+
+
+async def _write_parking(connection: Connection, record: ParkedJobRecord, pending: list[str]) -> None:
+    js = connection.js
+    envelope = record.job
+    encoded = record.encode()
+    for dependency in pending:
+        await js.publish(kv_key_subject(names.WAITING_BUCKET, waiting_key(dependency, envelope.job_id)), encoded)
+    status = JobStatusRecord(
+        job_id=envelope.job_id,
+        queue=envelope.queue,
+        status=JobStatus.WAITING,
+        attempts=0,
+        updated_at=record.parked_at,
+        waiting_on=tuple(pending),
+        generation=record.generation,
+    )
+    await js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, envelope.job_id), status.encode())
+    deadline = DependencyVerdict.deadline(record.generation)
+    headers = {
+        names.HEADER_SCHEDULE: schedule_at(record.deadline),
+        names.HEADER_SCHEDULE_TARGET: queue_subject(envelope.queue),
+        names.HEADER_MSG_ID: derived_message_id(envelope.job_id, MessagePurpose.DEADLINE, record.generation),
+        names.HEADER_DEPENDENCIES: deadline.header(),
+    }
+    await js.publish(dependency_deadline_subject(envelope.job_id), envelope.encode(), headers=headers)
+
+
+async def parked_record(connection: Connection, dependency_id: str, dependent_id: str) -> ParkedJobRecord | None:
+    """The record parked under ``<dependency_id>.<dependent_id>``, if it is still there."""
+    value = await leader_value(connection, names.WAITING_BUCKET, waiting_key(dependency_id, dependent_id))
+    if value is None:
+        return None
+    try:
+        return ParkedJobRecord.decode(value)
+    except SerializationError as exc:
+        logger.error("unreadable parked job under {}.{}: {}", dependency_id, dependent_id, exc)
+        return None
+
+
+async def delete_waiting(connection: Connection, dependency_id: str, dependent_id: str) -> None:
+    """Delete a waiting key; its delete marker expires by itself once watchers have seen it."""
+    subject = kv_key_subject(names.WAITING_BUCKET, waiting_key(dependency_id, dependent_id))
+    headers = {_KV_OPERATION.decode(): "DEL", names.HEADER_TTL: str(_DELETE_MARKER_TTL)}
+    await connection.js.publish(subject, b"", headers=headers)
+
+
+async def dependency_ended(
+    connection: Connection, dependency_id: str, record: ParkedJobRecord, state: ResultStatus
+) -> None:
+    """``dependency_id`` ended as ``state``: release the parked job when that decides it."""
+    dependent = record.job.job_id
+    if state == "completed":
+        await delete_waiting(connection, dependency_id, dependent)
+        others = [d for d in record.job.depends_on if d != dependency_id]
+        left = await asyncio.gather(
+            *(leader_value(connection, names.WAITING_BUCKET, waiting_key(d, dependent)) for d in others)
+        )
+        if not any(value is not None for value in left):
+            await release(connection, record, DependencyVerdict.met())
+        return
+    outcome = DependencyOutcome.CANCELLED if state == "cancelled" else DependencyOutcome.FAILED
+    await release(connection, record, DependencyVerdict.failed(dependency_id, outcome))
+    await delete_waiting(connection, dependency_id, dependent)
+
+
+async def release(connection: Connection, record: ParkedJobRecord, verdict: DependencyVerdict) -> None:
+    """Put a parked job on its queue with ``verdict``; every release of one parking is one message."""
+    envelope = record.job
+    headers = {
+        names.HEADER_MSG_ID: derived_message_id(envelope.job_id, MessagePurpose.RELEASE, record.generation),
+        names.HEADER_DEPENDENCIES: verdict.header(),
+    }
+    ack = await connection.js.publish(queue_subject(envelope.queue), envelope.encode(), headers=headers)
+    if ack.duplicate:
+        return  # released already, by the other side of a race
+    status = JobStatusRecord(
+        job_id=envelope.job_id,
+        queue=envelope.queue,
+        status=JobStatus.QUEUED,
+        attempts=0,
+        updated_at=time.time(),
+        generation=record.generation,
+    )
+    await connection.js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, envelope.job_id), status.encode())
+    try:  # the dependency_timeout message is not needed any more
+        await js_api(
+            connection,
+            f"STREAM.PURGE.{names.JOBS_STREAM}",
+            {"filter": dependency_deadline_subject(envelope.job_id)},
+        )
+    except Exception as exc:  # harmless: when it fires, it finds the job released and is dropped
+        logger.debug("could not remove the dependency deadline of {}: {}", envelope.job_id, exc)
+    await announce_jobs(connection, EventKind.RELEASED, [envelope], verdict=verdict.header())
