@@ -109,3 +109,13 @@ def with_context(ctx: Any, a: int) -> dict[str, Any]:
 def raise_keyboard_interrupt() -> None:
     """A job that tries to interrupt its worker."""
     raise KeyboardInterrupt
+
+
+def fail_now() -> None:
+    """Fail at once (benchmarks)."""
+    raise PlannedError("planned failure")
+
+
+async def async_sleep(seconds: float) -> None:
+    """Sleep (async) for ``seconds``; a cancel interrupts it (benchmarks)."""
+    await asyncio.sleep(seconds)
