@@ -77,6 +77,9 @@ async def cancel_job(job_id: str, nats_url: Url = None) -> bool:
     should return early. Either way its result says cancelled: ``job.result()`` raises
     ``JobCancelledError``.
     """
+    runner = active_runner()
+    if runner is not None:
+        return await runner.cancel(job_id)
     return await _cancel(await get_connection(resolve_settings(nats_url)), job_id)
 
 

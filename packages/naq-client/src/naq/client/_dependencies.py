@@ -28,7 +28,7 @@ from loguru import logger
 from naq.client._connection import Connection
 from naq.client._events import announce_jobs
 from naq.client._jsapi import JetStreamAPIError, js_api
-from naq.client._resources import ensure_bucket
+from naq.client._resources import ensure_bucket, kv
 from naq.protocol import (
     DependencyOutcome,
     DependencyVerdict,
@@ -83,6 +83,7 @@ _WINDOW: Final = 1000
 
 async def leader_value(connection: Connection, bucket: str, key: str) -> bytes | None:
     """The current value of ``key`` in ``bucket``, read from the stream leader; ``None`` if absent."""
+    await kv(connection, bucket)  # created if missing (checked once per connection)
     subject = kv_key_subject(bucket, key)
     try:
         reply = await js_api(connection, f"STREAM.MSG.GET.KV_{bucket}", {"last_by_subj": subject})

@@ -33,6 +33,8 @@ class Job:
         """
         runner = active_runner()
         if runner is not None:
+            if self.job_id in runner.waiting:
+                raise TimeoutError(f"job {self.job_id} waits for its dependencies, which have not run in this block")
             return result_value(_inline_record(runner, self.job_id))
         connection = await get_connection(self.settings)
         return result_value(await wait_for_result_record(connection, self.job_id, timeout))
@@ -46,6 +48,8 @@ class Job:
         """
         runner = active_runner()
         if runner is not None:
+            if self.job_id in runner.waiting:
+                return JobStatus.WAITING
             return JobStatus(_inline_record(runner, self.job_id).status)
         connection = await get_connection(self.settings)
         record = await read_result_record(connection, self.job_id)
@@ -61,6 +65,9 @@ class Job:
 
     async def cancel(self) -> bool:
         """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""
+        runner = active_runner()
+        if runner is not None:
+            return await runner.cancel(self.job_id)
         return await cancel_job(await get_connection(self.settings), self.job_id)
 
 

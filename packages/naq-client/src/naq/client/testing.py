@@ -13,8 +13,13 @@ For your unit tests, no NATS server needed::
 Inside the block, every enqueue runs its job at once (sync functions in a thread): the job and its
 result go through the same encoding a worker would see, the function is resolved by its reference,
 retries follow the job's policy (without waiting out the delays), and ``job.result()``,
-``job.status()`` and ``fetch_job_result`` read the in-memory outcome. ``depends_on`` is recorded
-but not enforced: jobs run in the order they are enqueued.
+``job.status()`` and ``fetch_job_result`` read the in-memory outcome.
+
+Dependencies hold as on a real queue: a job whose ``depends_on`` jobs have not all completed in
+this block waits (``job.status()`` says waiting) and runs once the last one completes; if one
+failed or was cancelled it fails with ``DependencyFailedError`` without running. ``cancel_job``
+cancels a waiting job (a job that ran already cannot be cancelled: False). A dependency that never
+runs in the block keeps its dependents waiting (there is no ``dependency_timeout`` inline).
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from naq.protocol import ErrorInfo, JobEnvelope, ResultRecord, get_serializer, resolve_ref
+from naq.protocol import (
+    DependencyFailedError,
+    ErrorInfo,
+    JobCancelledError,
+    JobEnvelope,
+    ResultRecord,
+    exception_ref,
+    get_serializer,
+    resolve_ref,
+)
 from naq.protocol.context import JobContext, wants_context
 from naq.protocol.retry import should_retry
 
@@ -48,14 +62,40 @@ class InlineRunner:
         self.raise_errors = raise_errors
         self.results: dict[str, ResultRecord] = {}
         self.ran: list[str] = []
+        self.waiting: dict[str, JobEnvelope] = {}
+        """Jobs waiting for their dependencies, by id."""
 
     async def submit(self, envelopes: Sequence[JobEnvelope]) -> None:
-        """Run each job now, in order."""
+        """Run each job now, in order (a job with unfinished dependencies waits for them)."""
         for envelope in envelopes:
             # The same round trip a real queue imposes: what would not survive it fails here too.
-            job = JobEnvelope.decode(envelope.encode())
-            record = await self._run(job)
-            self.results[job.job_id] = ResultRecord.decode(record.encode())
+            await self._start(JobEnvelope.decode(envelope.encode()))
+
+    async def _start(self, job: JobEnvelope) -> None:
+        outcomes = [self.results.get(d) for d in job.depends_on]
+        for dependency, outcome in zip(job.depends_on, outcomes, strict=True):
+            if outcome is not None and outcome.status != "completed":
+                message = f"dependency {dependency} {outcome.status}; job {job.job_id} did not run"
+                await self._end(job, _ended_without_running(job, "failed", DependencyFailedError, message))
+                return
+        if any(outcome is None for outcome in outcomes):
+            self.waiting[job.job_id] = job
+            return
+        await self._end(job, await self._run(job))
+
+    async def _end(self, job: JobEnvelope, record: ResultRecord) -> None:
+        self.waiting.pop(job.job_id, None)
+        self.results[job.job_id] = ResultRecord.decode(record.encode())
+        for dependent in [w for w in self.waiting.values() if job.job_id in w.depends_on]:
+            await self._start(dependent)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a waiting job; False if it is not waiting (it ran already, or is unknown)."""
+        job = self.waiting.get(job_id)
+        if job is None:
+            return False
+        await self._end(job, _ended_without_running(job, "cancelled", JobCancelledError, f"job {job_id} was cancelled"))
+        return True
 
     async def _run(self, job: JobEnvelope) -> ResultRecord:
         serializer = get_serializer(job.serializer)
@@ -111,6 +151,19 @@ class InlineRunner:
     def record(self, job_id: str) -> ResultRecord | None:
         """The result of ``job_id`` if it ran in this runner."""
         return self.results.get(job_id)
+
+
+def _ended_without_running(job: JobEnvelope, status: str, error: type[Exception], message: str) -> ResultRecord:
+    return ResultRecord(
+        job_id=job.job_id,
+        queue=job.queue,
+        status=status,  # type: ignore[arg-type]  # "failed" or "cancelled"
+        attempts=0,
+        finished_at=time.time(),
+        serializer=job.serializer,
+        error=ErrorInfo(type=exception_ref(error), message=message),
+        worker_id="inline",
+    )
 
 
 def active_runner() -> InlineRunner | None:
