@@ -227,7 +227,12 @@ async def test_bad_dependency_options_are_clear_errors_and_publish_nothing(
         await js.stream_info("KV_naq_waiting")
 
 
-def test_the_dependency_timeout_setting_must_fit_the_status_ttl() -> None:
+async def test_the_dependency_timeout_must_fit_the_status_ttl(test_settings: Settings) -> None:
+    short_status = Settings.from_env(test_settings.as_env(), job_status_ttl=3600)
+    queue = Queue(settings=short_status)
     with pytest.raises(ConfigurationError, match="NAQ_JOB_STATUS_TTL"):
-        Settings.from_env({"NAQ_DEPENDENCY_TIMEOUT": "7200", "NAQ_JOB_STATUS_TTL": "3600"})
+        await queue.enqueue(record_run, "/nonexistent", "x", depends_on="a")  # the 24 h default
+    with pytest.raises(ConfigurationError, match="NAQ_JOB_STATUS_TTL"):
+        await queue.enqueue(record_run, "/nonexistent", "x", depends_on="a", dependency_timeout=7200)
+    await queue.enqueue(record_run, "/nonexistent", "x", depends_on="a", dependency_timeout=3600)
     assert Settings.from_env({"NAQ_DEPENDENCY_TIMEOUT": "60"}).dependency_timeout == 60.0

@@ -21,6 +21,7 @@ def test_every_record_class_is_exported() -> None:
         "FailedJobRecord",
         "UndecodableMessageRecord",
         "JobStatusRecord",
+        "ParkedJobRecord",
         "ScheduleRecord",
         "WorkerHeartbeat",
         "EventRecord",

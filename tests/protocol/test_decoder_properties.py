@@ -37,6 +37,7 @@ from naq.protocol import (
     JobEnvelope,
     JobStatus,
     JobStatusRecord,
+    ParkedJobRecord,
     Record,
     ResultRecord,
     ScheduleRecord,
@@ -82,6 +83,7 @@ _JOB_FULL = JobEnvelope(
     depends_on=("extract-1", "load-1"),
     timeout=30.0,
     result_ttl=0,
+    dependency_timeout=60.0,
 )
 _JOB_PICKLE = JobEnvelope(
     job_id="p1",
@@ -150,6 +152,19 @@ VALID: dict[type[Record], list[Record]] = {
     JobStatusRecord: [
         JobStatusRecord(job_id="job-1", queue="default", status=JobStatus.RETRYING, attempts=2, updated_at=T0),
         JobStatusRecord(job_id="job-2", queue="q", status=JobStatus.WAITING, attempts=0, updated_at=0.0),
+        JobStatusRecord(
+            job_id="job-3",
+            queue="q",
+            status=JobStatus.WAITING,
+            attempts=0,
+            updated_at=T0,
+            waiting_on=("a", "b"),
+            generation=5,
+        ),
+    ],
+    ParkedJobRecord: [
+        ParkedJobRecord(job=_JOB_FULL, generation=1, parked_at=T0, deadline=T0 + 60),
+        ParkedJobRecord(job=_JOB_FULL, generation=2**62, parked_at=0.0, deadline=0.0),
     ],
     ScheduleRecord: [
         ScheduleRecord(
@@ -476,6 +491,7 @@ def test_every_record_class_has_valid_examples() -> None:
         FailedJobRecord,
         UndecodableMessageRecord,
         JobStatusRecord,
+        ParkedJobRecord,
         ScheduleRecord,
         WorkerHeartbeat,
         EventRecord,

@@ -30,6 +30,7 @@ from naq.protocol import (
     JobEnvelope,
     JobStatus,
     JobStatusRecord,
+    ParkedJobRecord,
     Record,
     ResultRecord,
     ScheduleRecord,
@@ -80,6 +81,7 @@ JOB_FULL = JobEnvelope(
     depends_on=("extract-2026-01", "load_2026_01"),
     timeout=600.0,
     result_ttl=3600,
+    dependency_timeout=7200.0,
 )
 JOB_DELAY_LIST = JobEnvelope(
     job_id="sync-42",
@@ -194,6 +196,25 @@ STATUSES = [
     JobStatusRecord(job_id="child-1", queue="default", status=JobStatus.WAITING, attempts=0, updated_at=T0),
     JobStatusRecord(job_id="x", queue="default", status=JobStatus.CANCELLED, attempts=1, updated_at=0.0),
     JobStatusRecord(job_id="y", queue="default", status="queued", attempts=0, updated_at=T0),  # type: ignore[arg-type]
+    JobStatusRecord(
+        job_id="child-2",
+        queue="default",
+        status=JobStatus.WAITING,
+        attempts=0,
+        updated_at=T0,
+        waiting_on=("extract-2026-01", "load_2026_01"),
+        generation=1_700_000_000_123_456_789,
+    ),
+]
+
+PARKED = [
+    ParkedJobRecord(job=JOB_FULL, generation=1, parked_at=T0, deadline=T0 + 86_400),
+    ParkedJobRecord(
+        job=JobEnvelope(job_id="c", queue="q", function="m:f", payload=None, enqueued_at=0.0, depends_on=("p",)),
+        generation=1_700_000_000_123_456_789,
+        parked_at=0.0,
+        deadline=0.0,
+    ),
 ]
 
 SCHEDULES = [
@@ -297,6 +318,7 @@ ALL_RECORDS: list[Record] = [
     *FAILED_JOBS,
     *UNDECODABLES,
     *STATUSES,
+    *PARKED,
     *SCHEDULES,
     *HEARTBEATS,
     *EVENTS,
@@ -334,6 +356,7 @@ def test_every_record_class_is_covered() -> None:
         FailedJobRecord,
         UndecodableMessageRecord,
         JobStatusRecord,
+        ParkedJobRecord,
         ScheduleRecord,
         WorkerHeartbeat,
         EventRecord,

@@ -116,9 +116,9 @@ class DependencyVerdict:
     @classmethod
     def parse(cls, value: str | None) -> DependencyVerdict | None:
         """The verdict in a header value; ``None`` if absent or unreadable (the worker then checks)."""
-        if not value:
+        words = value.split() if value else []
+        if not words:
             return None
-        words = value.split()
         try:
             verdict = Verdict(words[0])
             if verdict is Verdict.FAILED and len(words) == 3:

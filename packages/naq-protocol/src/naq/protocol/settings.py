@@ -223,7 +223,6 @@ class Settings:
                 "NAQ_WORKER_HEARTBEAT_INTERVAL must be shorter than NAQ_WORKER_TTL "
                 f"({self.worker_heartbeat_interval} >= {self.worker_ttl}), or live workers vanish from the registry"
             )
-        check_dependency_timeout(self.dependency_timeout, self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
@@ -267,7 +266,11 @@ class Settings:
 
 
 def check_dependency_timeout(timeout: float, settings: Settings) -> None:
-    """A parked job's waiting status must outlive its wait: ``timeout`` <= ``NAQ_JOB_STATUS_TTL``."""
+    """A parked job's waiting status must outlive its wait: ``timeout`` <= ``NAQ_JOB_STATUS_TTL``.
+
+    Checked when a job with ``depends_on`` is enqueued (not in :class:`Settings`, so a short status
+    TTL stays valid for deployments that use no dependencies).
+    """
     if timeout > settings.job_status_ttl:
         raise ConfigurationError(
             f"dependency_timeout {timeout} s exceeds NAQ_JOB_STATUS_TTL={settings.job_status_ttl} s: "
