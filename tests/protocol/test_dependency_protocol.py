@@ -16,7 +16,7 @@ from naq.protocol import (
     Verdict,
 )
 from naq.protocol.names import EVENT_JOB_STATUS
-from naq.protocol.subjects import control_filter, dependency_deadline_subject
+from naq.protocol.subjects import control_filter, dependency_deadline_subject, waiting_filter
 
 _JOB = JobEnvelope(job_id="child", queue="q", function="m:f", payload=None, enqueued_at=0.0, depends_on=("p",))
 
@@ -69,6 +69,7 @@ def test_a_parked_record_needs_dependencies_and_a_generation() -> None:
 def test_names_of_dependencies_and_control() -> None:
     assert dependency_deadline_subject("job-1") == "naq.delayed.job-1.deadline"
     assert control_filter("cancel") == "naq.control.cancel.*"
+    assert waiting_filter("parent-1") == "$KV.naq_waiting.parent-1.*"
     with pytest.raises(ValueError, match="bad id"):
         dependency_deadline_subject("bad id")
 

@@ -15,9 +15,10 @@ import time
 from typing import Any, Final
 
 import nats.errors
+import nats.js.errors
 
 from naq.client._connection import Connection
-from naq.client._dependencies import parked_record, release
+from naq.client._dependencies import dependency_ended, parked_on, parked_record, release
 from naq.client._jsapi import JetStreamAPIError, js_api
 from naq.client._resources import ensure_bucket, ensure_stream, kv_value
 from naq.client._results import read_result_record
@@ -47,6 +48,7 @@ _SCAN_LIMIT: Final = 100_000
 """Most queued messages looked at to find a job that has no other trace (bounded, documented)."""
 
 _NO_MESSAGE: Final = 10037
+_WRONG_LAST_SEQUENCE: Final = 10071
 _MSG_ID: Final = names.HEADER_MSG_ID.encode()
 
 
@@ -79,7 +81,11 @@ async def cancel_job(connection: Connection, job_id: str) -> bool:
         if record is not None:
             await release(connection, record, DependencyVerdict.cancelled())
             envelope = record.job
-    await _write_cancelled_result(connection, job_id, queue, envelope)
+    if not await _write_cancelled_result(connection, job_id, queue, envelope):
+        return False  # it ended while we were cancelling it
+    # Its dependents fail now, not when a worker reaches its message in the queue.
+    for dependent in await parked_on(connection, job_id):
+        await dependency_ended(connection, job_id, dependent, "cancelled")
     return True
 
 
@@ -139,14 +145,15 @@ def _carries_id(headers: bytes, job_id: bytes) -> bool:
 
 async def _write_cancelled_result(
     connection: Connection, job_id: str, queue: str, envelope: JobEnvelope | None
-) -> None:
+) -> bool:
+    """Store the cancelled result unless the job has a result already; False if it had."""
     settings = connection.settings
     await ensure_bucket(connection, resources.results_bucket(settings))
     ttl = settings.default_result_ttl
     if envelope is not None and envelope.result_ttl is not None:
         ttl = envelope.result_ttl
     if ttl == 0:
-        return
+        return True
     record = ResultRecord(
         job_id=job_id,
         queue=queue,
@@ -157,4 +164,12 @@ async def _write_cancelled_result(
         error=ErrorInfo(type=exception_ref(JobCancelledError), message=f"job {job_id} was cancelled"),
     )
     subject = kv_key_subject(names.RESULTS_BUCKET, job_id)
-    await connection.js.publish(subject, record.encode(), headers={names.HEADER_TTL: str(ttl)})
+    # Only if there is no result yet: a job that completed meanwhile keeps its result.
+    headers = {names.HEADER_TTL: str(ttl), names.HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: "0"}
+    try:
+        await connection.js.publish(subject, record.encode(), headers=headers)
+    except nats.js.errors.APIError as exc:
+        if exc.err_code == _WRONG_LAST_SEQUENCE:
+            return False
+        raise
+    return True

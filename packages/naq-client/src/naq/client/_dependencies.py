@@ -41,6 +41,7 @@ from naq.protocol import (
     ResultRecord,
     ResultStatus,
     SerializationError,
+    Verdict,
     names,
     resources,
 )
@@ -50,6 +51,7 @@ from naq.protocol.subjects import (
     kv_key_subject,
     queue_subject,
     schedule_at,
+    waiting_filter,
     waiting_key,
 )
 
@@ -61,6 +63,7 @@ __all__ = [
     "dependency_states",
     "leader_value",
     "park",
+    "parked_on",
     "parked_record",
     "release",
 ]
@@ -79,6 +82,9 @@ _SERVER_MARKER: Final = b"Nats-Marker-Reason"
 
 _WINDOW: Final = 1000
 """Most writes in flight at once when parking many jobs."""
+
+_MAX_DEPENDENTS: Final = 1_000_000
+"""Bound of the walk over one job's parked dependents."""
 
 
 async def leader_value(connection: Connection, bucket: str, key: str) -> bytes | None:
@@ -193,6 +199,39 @@ async def parked_record(connection: Connection, dependency_id: str, dependent_id
         return None
 
 
+async def parked_on(connection: Connection, dependency_id: str) -> list[ParkedJobRecord]:
+    """Every job parked on ``dependency_id``, read from the stream (not from a watch).
+
+    Walks only the keys ``<dependency_id>.*`` (the server filters by subject), one message per
+    request: for the rare paths (a redelivered job that had ended, a cancel), never per job.
+    """
+    await kv(connection, names.WAITING_BUCKET)
+    stream = f"KV_{names.WAITING_BUCKET}"
+    subjects = waiting_filter(dependency_id)
+    found: list[ParkedJobRecord] = []
+    sequence = 0
+    for _ in range(_MAX_DEPENDENTS):
+        try:
+            reply = await js_api(
+                connection, f"STREAM.MSG.GET.{stream}", {"seq": sequence + 1, "next_by_subj": subjects}
+            )
+        except JetStreamAPIError as exc:
+            if exc.code == _NO_MESSAGE:
+                break
+            raise
+        message = reply["message"]
+        sequence = int(message["seq"])
+        headers = base64.b64decode(message.get("hdrs") or "")
+        data = base64.b64decode(message.get("data") or "")
+        if not data or _KV_OPERATION in headers or _SERVER_MARKER in headers:
+            continue
+        try:
+            found.append(ParkedJobRecord.decode(data))
+        except SerializationError as exc:
+            logger.error("unreadable parked job at {}: {}", message.get("subject"), exc)
+    return found
+
+
 async def delete_waiting(connection: Connection, dependency_id: str, dependent_id: str) -> None:
     """Delete a waiting key; its delete marker expires by itself once watchers have seen it."""
     subject = kv_key_subject(names.WAITING_BUCKET, waiting_key(dependency_id, dependent_id))
@@ -229,15 +268,16 @@ async def release(connection: Connection, record: ParkedJobRecord, verdict: Depe
     ack = await connection.js.publish(queue_subject(envelope.queue), envelope.encode(), headers=headers)
     if ack.duplicate:
         return  # released already, by the other side of a race
-    status = JobStatusRecord(
-        job_id=envelope.job_id,
-        queue=envelope.queue,
-        status=JobStatus.QUEUED,
-        attempts=0,
-        updated_at=time.time(),
-        generation=record.generation,
-    )
-    await connection.js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, envelope.job_id), status.encode())
+    if verdict.verdict is Verdict.MET:  # otherwise the job ends at once (and a cancel's state must stay)
+        status = JobStatusRecord(
+            job_id=envelope.job_id,
+            queue=envelope.queue,
+            status=JobStatus.QUEUED,
+            attempts=0,
+            updated_at=time.time(),
+            generation=record.generation,
+        )
+        await connection.js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, envelope.job_id), status.encode())
     try:  # the dependency_timeout message is not needed any more
         await js_api(
             connection,

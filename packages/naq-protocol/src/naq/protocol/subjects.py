@@ -28,6 +28,7 @@ from naq.protocol.names import (
     RESULTS_BUCKET,
     SYSTEM_EVENTS_TOKEN,
     UNDECODABLE_TOKEN,
+    WAITING_BUCKET,
     ControlCommand,
     MessagePurpose,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "schedule_run_job_id",
     "system_event_subject",
     "undecodable_subject",
+    "waiting_filter",
     "waiting_key",
     "waiting_prefix",
 ]
@@ -144,6 +146,11 @@ def waiting_key(dependency_id: str, dependent_id: str) -> str:
 def waiting_prefix(dependency_id: str) -> str:
     """Key filter over every dependent parked on ``dependency_id``: ``<dependency_id>.*``."""
     return f"{validate_job_id(dependency_id)}.*"
+
+
+def waiting_filter(dependency_id: str) -> str:
+    """Subject filter over the keys of every dependent parked on ``dependency_id``."""
+    return f"{KV_SUBJECT_PREFIX}.{WAITING_BUCKET}.{waiting_prefix(dependency_id)}"
 
 
 def derived_message_id(job_id: str, purpose: MessagePurpose | str, n: int) -> str:

@@ -21,6 +21,7 @@ from naq.client._dependencies import (
     dependency_ended,
     dependency_states,
     park,
+    parked_on,
     parked_record,
     release,
 )
@@ -127,15 +128,15 @@ class JobProcessor:
             return
         delivery.job_id = envelope.job_id
         attempt = _header_attempt(message)
-        if envelope.job_id in self.worker.cancelled.ids:  # an in-memory set, fed by a watch
-            await self._end_cancelled(delivery, envelope, attempt, started=None)
-            return
         status: JobStatusRecord | None = None
         if metadata.num_delivered > 1:
             accounted = await self._account_redelivery(delivery, envelope, attempt)
             if accounted is None:
                 return
             attempt, status = accounted
+        if envelope.job_id in self.worker.cancelled.ids:  # an in-memory set, fed by a watch
+            await self._end_cancelled(delivery, envelope, attempt, started=None)
+            return
         if envelope.depends_on and not await self._dependencies_met(delivery, envelope, attempt):
             return
         await self._run(delivery, envelope, attempt, status.crashes if status else 0)
@@ -197,6 +198,11 @@ class JobProcessor:
         """Release what was parked on a job that just ended (before its message is acked)."""
         await self._release(job_id, self.worker.waiting.ended(job_id, state), state)
 
+    async def _release_all(self, job_id: str, state: ResultStatus) -> None:
+        """Release every job parked on ``job_id``, read from the stream rather than the watch."""
+        for record in await parked_on(self.connection, job_id):
+            await dependency_ended(self.connection, job_id, record, state)
+
     async def _release(self, job_id: str, dependents: list[str], state: ResultStatus) -> None:
         for dependent in dependents:
             record = await parked_record(self.connection, job_id, dependent)
@@ -245,7 +251,8 @@ class JobProcessor:
         if ended is not None:
             # It already ended: never run a job twice when we can know. Its worker may have died
             # before releasing its dependents, so release them (again; releases are idempotent).
-            if await self._store_outcome(delivery, self._ended(envelope.job_id, ended.status)):
+            self.worker.waiting.ended(envelope.job_id, ended.status)
+            if await self._store_outcome(delivery, self._release_all(envelope.job_id, ended.status)):
                 await message.ack()
             return None
         status = await self.store.read_status(envelope.job_id)
