@@ -135,10 +135,16 @@ class JobProcessor:
                 return
             attempt, status = accounted
         if envelope.job_id in self.worker.cancelled.ids:  # an in-memory set, fed by a watch
-            await self._end_cancelled(delivery, envelope, attempt, started=None)
+            await self._end_cancelled(delivery, envelope, attempt - 1, started=None)
             return
-        if envelope.depends_on and not await self._dependencies_met(delivery, envelope, attempt):
-            return
+        if envelope.depends_on:
+            try:
+                ready = await self._dependencies_met(delivery, envelope, attempt)
+            except Exception as exc:  # the dependency state could not be read or written
+                await self._storage_failed(delivery, exc)
+                return
+            if not ready:
+                return
         await self._run(delivery, envelope, attempt, status.crashes if status else 0)
 
     # --- dependencies ------------------------------------------------------------------------------
@@ -161,7 +167,7 @@ class JobProcessor:
                 await message.ack()
             return False
         if verdict.verdict is Verdict.CANCELLED:
-            await self._end_cancelled(delivery, envelope, attempt, started=None)
+            await self._end_cancelled(delivery, envelope, attempt - 1, started=None)
             return False
         for dependency in envelope.depends_on:  # what is left of its parking
             await delete_waiting(self.connection, dependency, envelope.job_id)
@@ -174,7 +180,7 @@ class JobProcessor:
             type=exception_ref(DependencyFailedError),
             message=f"dependency {verdict.dependency} {how}; job {envelope.job_id} did not run",
         )
-        await self._fail_for_good(delivery, envelope, attempt, error, started=None)
+        await self._fail_for_good(delivery, envelope, attempt - 1, error, started=None)  # it never ran
         return False
 
     async def _deadline_due(self, envelope: JobEnvelope, generation: int) -> None:
@@ -211,9 +217,7 @@ class JobProcessor:
 
     async def release_late_parking(self, dependency: str, dependent: str, state: ResultStatus) -> None:
         """A dependent was parked on a job this worker ended moments ago: release it now."""
-        record = await parked_record(self.connection, dependency, dependent)
-        if record is not None:
-            await dependency_ended(self.connection, dependency, record, state)
+        await self._release(dependency, [dependent], state)
 
     async def _end_cancelled(
         self, delivery: Delivery, envelope: JobEnvelope, attempt: int, started: float | None
@@ -500,14 +504,17 @@ class JobProcessor:
         try:
             await write
         except Exception as exc:  # a full bucket, a lost stream: the job must come back, not vanish
-            logger.error("could not store a job outcome ({}); the job will be delivered again", exc)
-            await publish_system_event(
-                self.connection, SystemEventKind.STORAGE_ERROR, self.worker.worker_id, error=str(exc)
-            )
-            if delivery is not None:
-                await delivery.message.nak(delay=STORAGE_RETRY_DELAY)
+            await self._storage_failed(delivery, exc)
             return False
         return True
+
+    async def _storage_failed(self, delivery: Delivery | None, error: Exception) -> None:
+        logger.error("could not store a job outcome ({}); the job will be delivered again", error)
+        await publish_system_event(
+            self.connection, SystemEventKind.STORAGE_ERROR, self.worker.worker_id, error=str(error)
+        )
+        if delivery is not None:
+            await delivery.message.nak(delay=STORAGE_RETRY_DELAY)
 
     async def _reject_undecodable(self, delivery: Delivery, error: SerializationError) -> None:
         message = delivery.message
