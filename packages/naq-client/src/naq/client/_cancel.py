@@ -76,13 +76,17 @@ async def cancel_job(connection: Connection, job_id: str) -> bool:
     await connection.js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, job_id), tombstone.encode())
     if await _tell_workers(connection, job_id):
         return True  # the worker running it records the outcome
+    parked = None
     if status is not None and status.status == JobStatus.WAITING and status.waiting_on:
-        record = await parked_record(connection, status.waiting_on[0], job_id)
-        if record is not None:
-            await release(connection, record, DependencyVerdict.cancelled())
-            envelope = record.job
+        parked = await parked_record(connection, status.waiting_on[0], job_id)
+        if parked is not None:
+            envelope = parked.job
+    # The result first, then the release: the worker that ends the released job must find it
+    # cancelled already, not race this write with a cancelled result of its own.
     if not await _write_cancelled_result(connection, job_id, queue, envelope):
         return False  # it ended while we were cancelling it
+    if parked is not None:
+        await release(connection, parked, DependencyVerdict.cancelled())
     # Its dependents fail now, not when a worker reaches its message in the queue.
     for dependent in await parked_on(connection, job_id):
         await dependency_ended(connection, job_id, dependent, "cancelled")

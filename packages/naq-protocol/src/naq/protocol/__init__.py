@@ -46,7 +46,7 @@ from naq.protocol.results import (
     ResultStatus,
     UndecodableMessageRecord,
 )
-from naq.protocol.schedule import ScheduleRecord
+from naq.protocol.schedule import LeaderLockRecord, ScheduleRecord
 from naq.protocol.serializers import JsonSerializer, PickleSerializer, Serializer, get_serializer
 from naq.protocol.settings import Settings
 from naq.protocol.status import JobStatusRecord
@@ -86,6 +86,7 @@ __all__ = [
     "FailedJobRecord",
     "JobEnvelope",
     "JobStatusRecord",
+    "LeaderLockRecord",
     "ParkedJobRecord",
     "RETRY_STRATEGIES",
     "Record",

@@ -1,0 +1,152 @@
+"""When a schedule's runs fall due: cron expressions (croniter, optional time zone) and intervals.
+
+Shared by the producer (checks at the call, first run time) and the scheduler (next runs,
+catch-up), so both always agree. Times are Unix seconds (UTC).
+
+Cron expressions have 5 fields, or 6 with seconds last (croniter's convention, e.g.
+``"*/10 * * * * *"`` is every 10 seconds). With ``cron_tz`` they are read in that IANA time zone;
+across daylight-saving changes:
+
+- a local time the clock skips (spring forward) runs at the first instant after the gap
+  (``30 2 * * *`` in New York on the spring-forward night runs at 03:00 EDT);
+- a local time the clock repeats (fall back) runs once, at its first occurrence (``30 1 * * *``
+  runs at 01:30 EDT, not again at 01:30 EST).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterError, croniter
+
+from naq.protocol import ConfigurationError, ScheduleRecord
+
+__all__ = ["Cadence", "check_cron", "check_interval", "check_repeat", "parse_time", "time_zone"]
+
+_MAX_SKIPS: Final = 8
+"""Most repeated wall-clock times skipped in a row (a fall-back hour holds at most a few)."""
+
+
+@lru_cache(maxsize=256)
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ``ConfigurationError`` if there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"unknown time zone {name!r} for cron_tz ({exc})") from None
+
+
+def check_cron(expression: object, cron_tz: str | None = None) -> str:
+    """``expression`` if croniter accepts it, else ``ConfigurationError`` with croniter's reason."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise ConfigurationError(f"cron must be a non-empty string like '*/5 * * * *', got {expression!r}")
+    if cron_tz is not None:
+        time_zone(cron_tz)
+    try:
+        croniter(expression, datetime.now(UTC))
+    except (CroniterError, ValueError, KeyError) as exc:
+        raise ConfigurationError(f"invalid cron expression {expression!r}: {exc}") from None
+    return expression.strip()
+
+
+def check_interval(interval: object) -> float:
+    """Seconds from a number or ``timedelta``; ``ValueError`` (a ``ConfigurationError``) unless > 0."""
+    seconds = interval.total_seconds() if isinstance(interval, timedelta) else interval
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        raise ConfigurationError(f"interval must be a number of seconds or a timedelta, got {interval!r}")
+    if seconds <= 0:
+        raise ConfigurationError(f"interval must be > 0 seconds, got {interval!r}")
+    return float(seconds)
+
+
+def check_repeat(repeat: object) -> int | None:
+    """``repeat`` if it is ``None`` or a whole number >= 1, else ``ValueError`` (a ``ConfigurationError``)."""
+    if repeat is None:
+        return None
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ConfigurationError(f"repeat must be a whole number >= 1 or None, got {repeat!r}")
+    return repeat
+
+
+def parse_time(when: object, what: str = "time") -> float:
+    """Unix seconds from an aware or naive (= UTC) ``datetime``, an ISO 8601 string, or a number."""
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigurationError(f"{what} must be an ISO 8601 time, got {when!r}") from None
+    if isinstance(when, datetime):
+        return (when.replace(tzinfo=UTC) if when.tzinfo is None else when).timestamp()
+    if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when) or when < 0:
+        raise ConfigurationError(f"{what} must be a datetime (naive = UTC) or a Unix timestamp, got {when!r}")
+    return float(when)
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """The due times of one schedule: a cron expression (in ``cron_tz``), an interval, or neither."""
+
+    cron: str | None = None
+    cron_tz: str | None = None
+    interval: float | None = None
+
+    @classmethod
+    def of(cls, record: ScheduleRecord) -> Cadence:
+        """The cadence of ``record``."""
+        return cls(record.cron, record.cron_tz, record.interval)
+
+    def first_run(self, now: float) -> float:
+        """The first due time of a schedule created at ``now``: the next cron match, or now + interval."""
+        if self.interval is not None:
+            return now + self.interval
+        if self.cron is not None:
+            return self.next_after(now)
+        return now
+
+    def next_after(self, t: float) -> float | None:
+        """The first due time strictly after ``t``; ``None`` for a one-off run."""
+        if self.interval is not None:
+            return t + self.interval
+        if self.cron is None:
+            return None
+        zone = time_zone(self.cron_tz) if self.cron_tz else UTC
+        start = datetime.fromtimestamp(t, zone)
+        iterator = croniter(self.cron, start)
+        candidate: datetime = iterator.get_next(datetime)
+        for _ in range(_MAX_SKIPS):
+            if not _repeated_wall_time(candidate, zone):
+                break
+            candidate = iterator.get_next(datetime)
+        return candidate.timestamp()
+
+    def latest_due(self, next_run_at: float, now: float) -> float:
+        """The latest due time in ``[next_run_at, now]`` (``next_run_at`` <= ``now``): the catch-up run.
+
+        Runs missed while no scheduler led, or while paused, merge into this one run.
+        """
+        if self.interval is not None:
+            return next_run_at + math.floor((now - next_run_at) / self.interval) * self.interval
+        if self.cron is None:
+            return next_run_at
+        zone = time_zone(self.cron_tz) if self.cron_tz else UTC
+        # get_prev is strict, so start just after `now` to include a due time equal to it.
+        iterator = croniter(self.cron, datetime.fromtimestamp(now, zone) + timedelta(microseconds=1))
+        previous: datetime = iterator.get_prev(datetime)
+        return max(next_run_at, previous.timestamp())
+
+
+def _repeated_wall_time(moment: datetime, zone: ZoneInfo | type[UTC] | object) -> bool:
+    """True if ``moment`` is the second occurrence of a local time repeated by a fall-back change."""
+    if not isinstance(zone, ZoneInfo):
+        return False
+    wall = moment.astimezone(zone).replace(tzinfo=None)
+    first = wall.replace(tzinfo=zone, fold=0)
+    second = wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return False  # not an ambiguous local time
+    return moment.utcoffset() == second.utcoffset() and moment.timestamp() != first.timestamp()

@@ -1,0 +1,159 @@
+"""Reading and changing schedule records in ``naq_scheduled_jobs``, always by compare-and-set.
+
+Producers (pause, resume, modify, cancel) and the leading scheduler (claiming and confirming runs)
+both change records only against the revision they read, so neither overwrites the other: a
+change that loses the race reads the record again and re-applies itself, and a deleted
+(cancelled) record is never written back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import nats.errors
+import nats.js.errors
+from loguru import logger
+from nats.js.kv import KeyValue
+
+from naq.client._connection import Connection
+from naq.client._resources import ensure_bucket
+from naq.protocol import ConfigurationError, NaqConnectionError, ScheduleRecord, SerializationError, resources, validate_schedule_id
+
+__all__ = [
+    "ScheduleConflictError",
+    "StoredSchedule",
+    "change_schedule",
+    "create_schedule",
+    "delete_schedule",
+    "read_all_schedules",
+    "read_schedule",
+    "schedules_kv",
+]
+
+_CAS_ATTEMPTS: Final = 50
+"""Most read-change-write rounds one change makes before giving up (each lost round means
+another writer changed the record meanwhile, so this is never reached in practice)."""
+
+_LIST_TIMEOUT: Final = 10.0
+
+StoredSchedule = tuple[ScheduleRecord, int]
+"""A schedule record and its revision in the bucket."""
+
+
+class ScheduleConflictError(RuntimeError):
+    """A compare-and-set change of a schedule kept losing to other writers."""
+
+
+async def schedules_kv(connection: Connection) -> KeyValue:
+    """The ``naq_scheduled_jobs`` bucket, created with naq's configuration if missing."""
+    return await ensure_bucket(connection, resources.schedules_bucket(connection.settings))
+
+
+async def read_schedule(connection: Connection, schedule_id: str) -> StoredSchedule | None:
+    """The record of ``schedule_id`` and its revision; ``None`` if there is none.
+
+    A record that cannot be decoded raises ``SerializationError``.
+    """
+    validate_schedule_id(schedule_id)
+    kv = await schedules_kv(connection)
+    try:
+        entry = await kv.get(schedule_id)
+    except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        return None
+    if not entry.value:
+        return None
+    return ScheduleRecord.decode(entry.value), int(entry.revision or 0)
+
+
+async def create_schedule(connection: Connection, record: ScheduleRecord) -> int:
+    """Store a new schedule; ``ConfigurationError`` if the id is taken."""
+    kv = await schedules_kv(connection)
+    try:
+        return await kv.create(record.schedule_id, record.encode())
+    except nats.js.errors.KeyWrongLastSequenceError:
+        raise ConfigurationError(
+            f"a schedule with id {record.schedule_id!r} already exists: modify it, or cancel it first"
+        ) from None
+
+
+async def change_schedule(
+    connection: Connection,
+    schedule_id: str,
+    change: Callable[[ScheduleRecord], ScheduleRecord | None],
+    revision: int | None = None,
+    stored: ScheduleRecord | None = None,
+) -> StoredSchedule | None:
+    """Apply ``change`` to the stored record by compare-and-set, re-reading after a lost race.
+
+    ``change`` returns the new record, or ``None`` to leave it as it is. Starts from ``stored`` at
+    ``revision`` when given (no read). Returns the record and revision now stored, or ``None`` if
+    there is no record (never created, or deleted meanwhile).
+    """
+    kv = await schedules_kv(connection)
+    current = (stored, revision) if stored is not None and revision is not None else None
+    for _ in range(_CAS_ATTEMPTS):
+        if current is None:
+            current = await read_schedule(connection, schedule_id)
+            if current is None:
+                return None
+        record, rev = current
+        updated = change(record)
+        if updated is None:
+            return record, rev
+        try:
+            new_revision = await kv.update(schedule_id, updated.encode(), last=rev)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            current = None  # someone else changed it: read again and re-apply
+            continue
+        return updated, new_revision
+    raise ScheduleConflictError(f"schedule {schedule_id!r} kept changing under {_CAS_ATTEMPTS} attempts to update it")
+
+
+async def delete_schedule(connection: Connection, schedule_id: str, revision: int | None = None) -> bool:
+    """Delete the record (only at ``revision`` when given); False if it was missing or had changed."""
+    kv = await schedules_kv(connection)
+    if revision is None:
+        if await _exists(kv, schedule_id) is False:
+            return False
+        await kv.delete(schedule_id)
+        return True
+    try:
+        await kv.delete(schedule_id, last=revision)
+    except nats.js.errors.APIError as exc:
+        if exc.err_code in (10071, 10164):  # wrong last sequence: changed or deleted meanwhile
+            return False
+        raise
+    return True
+
+
+async def _exists(kv: KeyValue, key: str) -> bool:
+    try:
+        entry = await kv.get(key)
+    except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        return False
+    return bool(entry.value)
+
+
+async def read_all_schedules(connection: Connection) -> list[StoredSchedule]:
+    """Every schedule record now in the bucket (undecodable ones are logged and skipped)."""
+    kv = await schedules_kv(connection)
+    watcher = await kv.watchall(ignore_deletes=True)
+    found: list[StoredSchedule] = []
+    try:
+        while True:
+            try:
+                entry = await watcher.updates(timeout=_LIST_TIMEOUT)
+            except nats.errors.TimeoutError:
+                raise NaqConnectionError("the schedules bucket did not answer in time") from None
+            if entry is None:
+                break
+            if not entry.value:
+                continue
+            try:
+                found.append((ScheduleRecord.decode(entry.value), int(entry.revision or 0)))
+            except SerializationError as exc:
+                logger.warning("skipping undecodable schedule record {}: {}", entry.key, exc)
+    finally:
+        await watcher.stop()
+    return found
