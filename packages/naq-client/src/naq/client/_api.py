@@ -14,25 +14,49 @@ from naq.client._connection import close_connections, get_connection
 from naq.client._job import Job
 from naq.client._queue import Queue, resolve_settings
 from naq.client._results import fetch_result_value
+from naq.client._schedules import (
+    ScheduledJob,
+    cancel_schedule,
+    list_schedules,
+    modify_schedule,
+    pause_schedule,
+    resume_schedule,
+)
 from naq.client._sync import run_sync
 from naq.client._workers import read_workers
 from naq.client.testing import active_runner
-from naq.protocol import WorkerHeartbeat
+from naq.protocol import ScheduleRecord, WorkerHeartbeat
 
 __all__ = [
     "cancel_job",
     "cancel_job_sync",
+    "cancel_scheduled_job",
+    "cancel_scheduled_job_sync",
     "close",
     "enqueue",
+    "enqueue_at",
+    "enqueue_at_sync",
+    "enqueue_in",
+    "enqueue_in_sync",
     "enqueue_many",
     "enqueue_many_sync",
     "enqueue_sync",
     "fetch_job_result",
     "fetch_job_result_sync",
+    "list_scheduled_jobs",
+    "list_scheduled_jobs_sync",
     "list_workers",
     "list_workers_sync",
+    "modify_scheduled_job",
+    "modify_scheduled_job_sync",
+    "pause_scheduled_job",
+    "pause_scheduled_job_sync",
     "purge_queue",
     "purge_queue_sync",
+    "resume_scheduled_job",
+    "resume_scheduled_job_sync",
+    "schedule",
+    "schedule_sync",
 ]
 
 Url = str | Sequence[str] | None
@@ -88,6 +112,57 @@ async def list_workers(nats_url: Url = None) -> list[WorkerHeartbeat]:
     return await read_workers(await get_connection(resolve_settings(nats_url)))
 
 
+async def enqueue_at(
+    when: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
+) -> Job:
+    """Run ``func(*args, **kwargs)`` once at ``when`` (naive datetime = UTC); see :meth:`Queue.enqueue_at`."""
+    return await Queue(queue_name, nats_url).enqueue_at(when, func, *args, **kwargs)
+
+
+async def enqueue_in(
+    delay: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
+) -> Job:
+    """Run ``func(*args, **kwargs)`` once after ``delay``; see :meth:`Queue.enqueue_in`."""
+    return await Queue(queue_name, nats_url).enqueue_in(delay, func, *args, **kwargs)
+
+
+async def schedule(
+    func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
+) -> ScheduledJob:
+    """Run ``func`` on ``cron=`` or every ``interval=``; see :meth:`Queue.schedule`."""
+    return await Queue(queue_name, nats_url).schedule(func, *args, **kwargs)
+
+
+async def cancel_scheduled_job(job_id: str, nats_url: Url = None) -> bool:
+    """Delete a schedule (or a one-off job not yet fired) for good; False if unknown."""
+    return await cancel_schedule(resolve_settings(nats_url), job_id)
+
+
+async def pause_scheduled_job(job_id: str, nats_url: Url = None) -> bool:
+    """Stop a schedule firing until resumed; False if unknown."""
+    return await pause_schedule(resolve_settings(nats_url), job_id)
+
+
+async def resume_scheduled_job(job_id: str, nats_url: Url = None) -> bool:
+    """Let a paused or failed schedule fire again (one catch-up run at most); False if unknown."""
+    return await resume_schedule(resolve_settings(nats_url), job_id)
+
+
+async def modify_scheduled_job(job_id: str, nats_url: Url = None, **changes: Any) -> ScheduleRecord:
+    """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run`` of a schedule; the new record.
+
+    ``ConfigurationError`` for any other key, ``JobNotFoundError`` for an unknown id.
+    """
+    return await modify_schedule(resolve_settings(nats_url), job_id, changes)
+
+
+async def list_scheduled_jobs(
+    status: str | None = None, queue: str | None = None, nats_url: Url = None
+) -> list[ScheduleRecord]:
+    """Every schedule and pending one-off job (of ``queue``, in ``status``, when given), soonest first."""
+    return await list_schedules(resolve_settings(nats_url), status, queue)
+
+
 async def close() -> None:
     """Close this event loop's naq connections (optional: they also close with the loop)."""
     await close_connections()
@@ -123,3 +198,51 @@ def cancel_job_sync(job_id: str, nats_url: Url = None) -> bool:
 def list_workers_sync(nats_url: Url = None) -> list[WorkerHeartbeat]:
     """Blocking :func:`list_workers`."""
     return run_sync(list_workers(nats_url))
+
+
+def enqueue_at_sync(
+    when: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
+) -> Job:
+    """Blocking :func:`enqueue_at`."""
+    return run_sync(enqueue_at(when, func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+
+
+def enqueue_in_sync(
+    delay: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
+) -> Job:
+    """Blocking :func:`enqueue_in`."""
+    return run_sync(enqueue_in(delay, func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+
+
+def schedule_sync(
+    func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
+) -> ScheduledJob:
+    """Blocking :func:`schedule`."""
+    return run_sync(schedule(func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+
+
+def cancel_scheduled_job_sync(job_id: str, nats_url: Url = None) -> bool:
+    """Blocking :func:`cancel_scheduled_job`."""
+    return run_sync(cancel_scheduled_job(job_id, nats_url))
+
+
+def pause_scheduled_job_sync(job_id: str, nats_url: Url = None) -> bool:
+    """Blocking :func:`pause_scheduled_job`."""
+    return run_sync(pause_scheduled_job(job_id, nats_url))
+
+
+def resume_scheduled_job_sync(job_id: str, nats_url: Url = None) -> bool:
+    """Blocking :func:`resume_scheduled_job`."""
+    return run_sync(resume_scheduled_job(job_id, nats_url))
+
+
+def modify_scheduled_job_sync(job_id: str, nats_url: Url = None, **changes: Any) -> ScheduleRecord:
+    """Blocking :func:`modify_scheduled_job`."""
+    return run_sync(modify_scheduled_job(job_id, nats_url, **changes))
+
+
+def list_scheduled_jobs_sync(
+    status: str | None = None, queue: str | None = None, nats_url: Url = None
+) -> list[ScheduleRecord]:
+    """Blocking :func:`list_scheduled_jobs`."""
+    return run_sync(list_scheduled_jobs(status, queue, nats_url))

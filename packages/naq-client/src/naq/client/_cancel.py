@@ -1,4 +1,4 @@
-"""Cancelling a job: queued, waiting for its dependencies or a retry, or running on any worker.
+"""Cancelling a job: scheduled, queued, waiting for its dependencies or a retry, or running.
 
 The cancel is recorded durably first (a ``cancelled`` state in ``naq_job_status``, which every
 worker watches), then told to the workers (``naq.control.cancel.<job_id>``): the worker running
@@ -20,8 +20,10 @@ import nats.js.errors
 from naq.client._connection import Connection
 from naq.client._dependencies import dependency_ended, parked_on, parked_record, release
 from naq.client._jsapi import JetStreamAPIError, js_api
+from naq.client._kv_cas import kv_write_if
 from naq.client._resources import ensure_bucket, ensure_stream, kv_value
 from naq.client._results import read_result_record
+from naq.client._schedules import one_off_to_cancel
 from naq.protocol import (
     ControlCommand,
     DependencyVerdict,
@@ -48,7 +50,6 @@ _SCAN_LIMIT: Final = 100_000
 """Most queued messages looked at to find a job that has no other trace (bounded, documented)."""
 
 _NO_MESSAGE: Final = 10037
-_WRONG_LAST_SEQUENCE: Final = 10071
 _MSG_ID: Final = names.HEADER_MSG_ID.encode()
 
 
@@ -62,7 +63,10 @@ async def cancel_job(connection: Connection, job_id: str) -> bool:
     status = await _status(connection, job_id)
     if status is not None and status.status == JobStatus.CANCELLED:
         return False
-    envelope = None if status is not None else await _find_queued(connection, job_id)
+    envelope = None
+    if status is None:
+        # Not fired yet (a one-off job of enqueue_at/enqueue_in), or already on its queue.
+        envelope = await one_off_to_cancel(connection, job_id) or await _find_queued(connection, job_id)
     if status is None and envelope is None:
         return False
     queue = status.queue if status is not None else envelope.queue  # type: ignore[union-attr]
@@ -167,13 +171,5 @@ async def _write_cancelled_result(
         serializer=envelope.serializer if envelope is not None else "json",
         error=ErrorInfo(type=exception_ref(JobCancelledError), message=f"job {job_id} was cancelled"),
     )
-    subject = kv_key_subject(names.RESULTS_BUCKET, job_id)
     # Only if there is no result yet: a job that completed meanwhile keeps its result.
-    headers = {names.HEADER_TTL: str(ttl), names.HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: "0"}
-    try:
-        await connection.js.publish(subject, record.encode(), headers=headers)
-    except nats.js.errors.APIError as exc:
-        if exc.err_code == _WRONG_LAST_SEQUENCE:
-            return False
-        raise
-    return True
+    return await kv_write_if(connection, names.RESULTS_BUCKET, job_id, record.encode(), 0, ttl=ttl) is not None

@@ -6,6 +6,7 @@ function keyword argument whose name collides with one of them goes in ``func_kw
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from naq.protocol.settings import check_dependency_timeout
 if TYPE_CHECKING:
     from naq.client._job import Job
 
-__all__ = ["JobOptions", "build_envelope", "dependency_ids"]
+__all__ = ["JobOptions", "build_envelope", "dependency_ids", "merge_kwargs", "split_options"]
 
 Callable_ = Callable[..., Any] | str
 """A job's function: the callable, or its ``module:qualname`` reference (JSON serializer only)."""
@@ -53,6 +54,31 @@ class JobOptions:
     timeout: float | None = None
     result_ttl: int | None = None
     serializer: str | None = None
+
+
+_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(JobOptions))
+
+
+def split_options(
+    kwargs: Mapping[str, Any], func_kwargs: Mapping[str, Any] | None = None
+) -> tuple[JobOptions, dict[str, Any]]:
+    """naq's options and the function's keyword arguments from one ``**kwargs``.
+
+    Option names are naq's (as in ``enqueue``); a function keyword argument with such a name goes
+    in ``func_kwargs``.
+    """
+    options = JobOptions(**{k: v for k, v in kwargs.items() if k in _OPTION_NAMES})
+    return options, merge_kwargs({k: v for k, v in kwargs.items() if k not in _OPTION_NAMES}, func_kwargs)
+
+
+def merge_kwargs(kwargs: Mapping[str, Any], func_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The function's keyword arguments: ``kwargs`` plus ``func_kwargs`` (names naq's options use)."""
+    if not func_kwargs:
+        return dict(kwargs)
+    overlap = set(kwargs) & set(func_kwargs)
+    if overlap:
+        raise ConfigurationError(f"keyword argument(s) given twice: {', '.join(sorted(overlap))}")
+    return {**kwargs, **func_kwargs}
 
 
 def _number(name: str, value: Any, *, allow_zero: bool) -> float:

@@ -6,18 +6,32 @@ import asyncio
 import os
 import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import nats.errors
 import nats.js.errors
 
+from naq.client._cadence import parse_time
 from naq.client._connection import Connection, get_connection
 from naq.client._dependencies import decide, dependency_states, park
 from naq.client._events import announce_jobs
 from naq.client._job import Job
 from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
-from naq.client._options import Callable_, JobOptions, build_envelope
+from naq.client._options import Callable_, JobOptions, build_envelope, merge_kwargs, split_options
 from naq.client._resources import ensure_stream
+from naq.client._schedules import (
+    ScheduledJob,
+    cancel_schedule,
+    delay_seconds,
+    list_schedules,
+    modify_schedule,
+    new_one_off,
+    new_recurring,
+    pause_schedule,
+    resume_schedule,
+    store_schedule,
+)
 from naq.client.testing import active_runner
 from naq.protocol import (
     ConfigurationError,
@@ -26,6 +40,7 @@ from naq.protocol import (
     JobEnvelope,
     NaqConnectionError,
     QueueFullError,
+    ScheduleRecord,
     Settings,
     names,
     resources,
@@ -252,7 +267,7 @@ class Queue:
             result_ttl=result_ttl,
             serializer=serializer,
         )
-        call_kwargs = _merge_kwargs(kwargs, func_kwargs)
+        call_kwargs = merge_kwargs(kwargs, func_kwargs)
         envelope = build_envelope(func, args, call_kwargs, options, self.name, self.settings)
         await submit(self.settings, [envelope])
         return Job(envelope.job_id, self.name, self.settings)
@@ -290,11 +305,107 @@ class Queue:
         reply = await js_api(connection, f"STREAM.PURGE.{names.JOBS_STREAM}", {"filter": queue_subject(self.name)})
         return int(reply.get("purged", 0))
 
+    # --- delayed and recurring jobs (fired by a running naq-scheduler) -------------------------
 
-def _merge_kwargs(kwargs: dict[str, Any], func_kwargs: dict[str, Any] | None) -> dict[str, Any]:
-    if not func_kwargs:
-        return kwargs
-    overlap = set(kwargs) & set(func_kwargs)
-    if overlap:
-        raise ConfigurationError(f"keyword argument(s) given twice: {', '.join(sorted(overlap))}")
-    return {**kwargs, **func_kwargs}
+    async def enqueue_at(
+        self,
+        when: datetime | float,
+        func: Callable_,
+        /,
+        *args: Any,
+        func_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Job:
+        """Run ``func(*args, **kwargs)`` once at ``when`` (a datetime, naive = UTC, or a Unix time).
+
+        Takes ``enqueue``'s options. The returned Job's id is the id the run will carry, so
+        ``await job.result()`` waits for it and ``cancel_job`` before it fires cancels it. A time in
+        the past runs at the scheduler's next tick. Needs a running ``naq-scheduler``.
+        """
+        options, call_kwargs = split_options(kwargs, func_kwargs)
+        record = new_one_off(func, args, call_kwargs, options, self.name, self.settings, parse_time(when, "when"))
+        await store_schedule(self.settings, record)
+        return Job(record.job.job_id, self.name, self.settings)
+
+    async def enqueue_in(
+        self,
+        delay: timedelta | float,
+        func: Callable_,
+        /,
+        *args: Any,
+        func_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Job:
+        """Run ``func(*args, **kwargs)`` once after ``delay`` (a timedelta or seconds); see :meth:`enqueue_at`."""
+        run_at = time.time() + delay_seconds(delay)
+        return await self.enqueue_at(run_at, func, *args, func_kwargs=func_kwargs, **kwargs)
+
+    async def schedule(
+        self,
+        func: Callable_,
+        /,
+        *args: Any,
+        cron: str | None = None,
+        interval: timedelta | float | None = None,
+        repeat: int | None = None,
+        cron_tz: str | None = None,
+        schedule_id: str | None = None,
+        func_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> ScheduledJob:
+        """Run ``func(*args, **kwargs)`` on a cron expression or every ``interval``; returns its handle.
+
+        - ``cron``: 5 fields, or 6 with seconds last (``"*/10 * * * * *"``), read in ``cron_tz``
+          (an IANA zone; default UTC; DST behaviour in :mod:`naq.client._cadence`).
+        - ``interval``: seconds or a timedelta; the first run is one interval from now.
+        - ``repeat``: how many runs in all (default: forever); then the schedule is removed.
+        - ``schedule_id``: your own id (``job_id`` is accepted as its original-naq name); an id in
+          use is a ``ConfigurationError``.
+
+        Takes ``enqueue``'s options, applied to every run; each run is a job of its own whose id is
+        derived from the schedule id and its due time. Runs missed while no scheduler led, or
+        while paused, merge into one catch-up run. Errors at the call: ``ConfigurationError`` for
+        cron and interval together or neither, or a bad cron expression (croniter's reason);
+        ``ValueError`` for a non-positive interval or repeat.
+        """
+        if schedule_id is None and "job_id" in kwargs:
+            schedule_id = kwargs.pop("job_id")
+        options, call_kwargs = split_options(kwargs, func_kwargs)
+        record = new_recurring(
+            func,
+            args,
+            call_kwargs,
+            options,
+            self.name,
+            self.settings,
+            schedule_id=schedule_id,
+            cron=cron,
+            cron_tz=cron_tz,
+            interval=interval,
+            repeat=repeat,
+        )
+        await store_schedule(self.settings, record)
+        return ScheduledJob(record.schedule_id, self.name, self.settings)
+
+    async def cancel_scheduled_job(self, job_id: str) -> bool:
+        """Delete a schedule or a pending one-off job for good; False if unknown."""
+        return await cancel_schedule(self.settings, job_id)
+
+    async def pause_scheduled_job(self, job_id: str) -> bool:
+        """Stop a schedule firing until resumed; False if unknown."""
+        return await pause_schedule(self.settings, job_id)
+
+    async def resume_scheduled_job(self, job_id: str) -> bool:
+        """Let a paused (or failed) schedule fire again; False if unknown."""
+        return await resume_schedule(self.settings, job_id)
+
+    async def modify_scheduled_job(self, job_id: str, **changes: Any) -> ScheduleRecord:
+        """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run`` of a schedule.
+
+        ``ConfigurationError`` for any other key, ``JobNotFoundError`` for an unknown id.
+        """
+        return await modify_schedule(self.settings, job_id, changes)
+
+    async def list_scheduled_jobs(self, status: str | None = None) -> list[ScheduleRecord]:
+        """This queue's schedules (in ``status``, when given), soonest first."""
+        return await list_schedules(self.settings, status, self.name)

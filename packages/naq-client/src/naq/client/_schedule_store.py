@@ -17,8 +17,16 @@ from loguru import logger
 from nats.js.kv import KeyValue
 
 from naq.client._connection import Connection
+from naq.client._kv_cas import WRONG_LAST_SEQUENCE
 from naq.client._resources import ensure_bucket
-from naq.protocol import ConfigurationError, NaqConnectionError, ScheduleRecord, SerializationError, resources, validate_schedule_id
+from naq.protocol import (
+    ConfigurationError,
+    NaqConnectionError,
+    ScheduleRecord,
+    SerializationError,
+    resources,
+    validate_schedule_id,
+)
 
 __all__ = [
     "ScheduleConflictError",
@@ -121,7 +129,7 @@ async def delete_schedule(connection: Connection, schedule_id: str, revision: in
     try:
         await kv.delete(schedule_id, last=revision)
     except nats.js.errors.APIError as exc:
-        if exc.err_code in (10071, 10164):  # wrong last sequence: changed or deleted meanwhile
+        if exc.err_code in WRONG_LAST_SEQUENCE:  # changed or deleted meanwhile
             return False
         raise
     return True

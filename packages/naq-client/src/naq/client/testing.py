@@ -20,6 +20,10 @@ this block waits (``job.status()`` says waiting) and runs once the last one comp
 failed or was cancelled it fails with ``DependencyFailedError`` without running. ``cancel_job``
 cancels a waiting job (a job that ran already cannot be cancelled: False). A dependency that never
 runs in the block keeps its dependents waiting (there is no ``dependency_timeout`` inline).
+
+Scheduling: ``enqueue_at``/``enqueue_in`` run the job at once (test mode does not wait out the
+delay). ``schedule()`` records the schedule in ``runner.schedules`` without running it, and pause,
+resume, modify, cancel and ``list_scheduled_jobs`` act on those records, as on a real bucket.
 """
 
 from __future__ import annotations
@@ -27,16 +31,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from naq.protocol import (
+    ConfigurationError,
     DependencyFailedError,
     ErrorInfo,
     JobCancelledError,
     JobEnvelope,
     ResultRecord,
+    ScheduleRecord,
     exception_ref,
     get_serializer,
     resolve_ref,
@@ -64,6 +70,30 @@ class InlineRunner:
         self.ran: list[str] = []
         self.waiting: dict[str, JobEnvelope] = {}
         """Jobs waiting for their dependencies, by id."""
+        self.schedules: dict[str, ScheduleRecord] = {}
+        """Recurring schedules created in this block, by schedule id (they do not run)."""
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """A one-off job runs now; a recurring schedule is recorded (same checks as a real bucket)."""
+        record = ScheduleRecord.decode(record.encode())
+        if record.one_off:
+            await self.submit([record.job])
+            return
+        if record.schedule_id in self.schedules:
+            raise ConfigurationError(f"a schedule with id {record.schedule_id!r} already exists")
+        self.schedules[record.schedule_id] = record
+
+    def change_schedule(
+        self, schedule_id: str, change: Callable[[ScheduleRecord], ScheduleRecord | None]
+    ) -> ScheduleRecord | None:
+        """Apply ``change`` to a recorded schedule; ``None`` if there is no such schedule."""
+        record = self.schedules.get(schedule_id)
+        if record is None:
+            return None
+        updated = change(record)
+        if updated is not None:
+            self.schedules[schedule_id] = record = updated
+        return record
 
     async def submit(self, envelopes: Sequence[JobEnvelope]) -> None:
         """Run each job now, in order (a job with unfinished dependencies waits for them)."""

@@ -9,9 +9,9 @@ from typing import Any
 
 from loguru import logger
 
+from naq.client._tasks import stop_task
 from naq.protocol import WorkerHeartbeat, WorkerStatus, names
 from naq.protocol.subjects import kv_key_subject
-from naq.worker._tasks import stop_task
 from naq.worker._version import __version__
 
 __all__ = ["Heartbeat"]

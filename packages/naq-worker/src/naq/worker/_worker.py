@@ -28,6 +28,8 @@ from naq.client._connection import Connection, get_connection
 from naq.client._events import publish_event, publish_system_event
 from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream
+from naq.client._tasks import stop_tasks
+from naq.client._watch import KeyWatch
 from naq.protocol import (
     ConfigurationError,
     ControlCommand,
@@ -47,9 +49,8 @@ from naq.worker._heartbeat import Heartbeat
 from naq.worker._processor import Delivery, JobProcessor
 from naq.worker._slots import Slots
 from naq.worker._store import JobStore
-from naq.worker._tasks import stop_tasks
 from naq.worker._threads import JobThreads
-from naq.worker._watches import CancelledJobs, KeyWatch, WaitingIndex
+from naq.worker._watches import CancelledJobs, WaitingIndex
 
 __all__ = ["Hook", "Worker"]
 

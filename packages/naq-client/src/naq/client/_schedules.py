@@ -1,0 +1,331 @@
+"""Delayed and recurring jobs, producer side: schedule records, and pausing, resuming, modifying
+and cancelling them.
+
+``enqueue_at``/``enqueue_in`` store a one-off record keyed by the job id; ``schedule`` stores a
+recurring record keyed by the schedule id. A running ``naq-scheduler`` fires them. Every change
+is a pure function of the stored record, applied by compare-and-set (see ``_schedule_store``), so
+the firing loop never overwrites a pause, modify or cancel, and a cancelled schedule never comes
+back. Inside :func:`naq.client.testing.inline_jobs` the same functions act on the runner's
+in-memory schedules instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Final
+
+from naq.client._cadence import Cadence, check_cron, check_interval, check_repeat, parse_time
+from naq.client._connection import Connection, get_connection
+from naq.client._events import publish_event
+from naq.client._options import Callable_, JobOptions, build_envelope
+from naq.client._schedule_store import (
+    change_schedule,
+    create_schedule,
+    delete_schedule,
+    read_all_schedules,
+    read_schedule,
+)
+from naq.client.testing import active_runner
+from naq.protocol import (
+    ConfigurationError,
+    EventKind,
+    JobEnvelope,
+    JobNotFoundError,
+    ScheduleRecord,
+    ScheduleStatus,
+    Settings,
+    new_job_id,
+    validate_queue_name,
+    validate_schedule_id,
+)
+
+__all__ = [
+    "MODIFIABLE",
+    "ScheduledJob",
+    "cancel_schedule",
+    "delay_seconds",
+    "list_schedules",
+    "modify_schedule",
+    "new_one_off",
+    "new_recurring",
+    "one_off_to_cancel",
+    "pause_schedule",
+    "resume_schedule",
+    "store_schedule",
+]
+
+MODIFIABLE: Final = frozenset({"cron", "cron_tz", "interval", "repeat", "next_run"})
+"""What ``modify_scheduled_job`` may change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    """A handle on a schedule created by ``schedule()``: its id, and control of it.
+
+    ``job_id`` is the same id (the original naq's name for it). Each run of the schedule is a job
+    of its own, with an id derived from the schedule id and the run's due time.
+    """
+
+    schedule_id: str
+    queue: str
+    settings: Settings = field(repr=False)
+
+    @property
+    def job_id(self) -> str:
+        """The schedule id, under the original naq's name."""
+        return self.schedule_id
+
+    async def info(self) -> ScheduleRecord:
+        """The schedule's record as stored now; ``JobNotFoundError`` once it is gone."""
+        for record in await list_schedules(self.settings):
+            if record.schedule_id == self.schedule_id:
+                return record
+        raise JobNotFoundError(f"no schedule {self.schedule_id!r} (cancelled, or it ran its last run)")
+
+    async def pause(self) -> bool:
+        """Stop firing until resumed; False if the schedule is gone."""
+        return await pause_schedule(self.settings, self.schedule_id)
+
+    async def resume(self) -> bool:
+        """Fire again (one catch-up run for what fell due while paused); False if it is gone."""
+        return await resume_schedule(self.settings, self.schedule_id)
+
+    async def cancel(self) -> bool:
+        """Delete the schedule for good; False if it was already gone."""
+        return await cancel_schedule(self.settings, self.schedule_id)
+
+    async def modify(self, **changes: Any) -> ScheduleRecord:
+        """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run``; the new record."""
+        return await modify_schedule(self.settings, self.schedule_id, changes)
+
+
+# --- new records --------------------------------------------------------------------------------
+
+
+def delay_seconds(delay: object) -> float:
+    """Seconds from a ``timedelta`` or a number; ``ConfigurationError`` if negative or not a number."""
+    seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        raise ConfigurationError(f"a delay must be a timedelta or a number of seconds >= 0, got {delay!r}")
+    return float(seconds)
+
+
+def _template(
+    func: Callable_, args: Sequence[Any], kwargs: Mapping[str, Any], options: JobOptions, queue: str, settings: Settings
+) -> JobEnvelope:
+    if (options.serializer or settings.job_serializer) != "json":
+        raise ConfigurationError(
+            "scheduled jobs are kept as JSON records, so they need the json serializer (pass serializer='json')"
+        )
+    return build_envelope(func, args, kwargs, options, queue, settings)
+
+
+def new_one_off(
+    func: Callable_,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    options: JobOptions,
+    queue: str,
+    settings: Settings,
+    run_at: float,
+) -> ScheduleRecord:
+    """The record of one run of ``func`` at ``run_at`` (Unix seconds), keyed by the job's id."""
+    job = _template(func, args, kwargs, options, queue, settings)
+    return ScheduleRecord(schedule_id=job.job_id, job=job, next_run_at=run_at, created_at=time.time())
+
+
+def new_recurring(
+    func: Callable_,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    options: JobOptions,
+    queue: str,
+    settings: Settings,
+    *,
+    schedule_id: str | None,
+    cron: str | None,
+    cron_tz: str | None,
+    interval: float | timedelta | None,
+    repeat: int | None,
+) -> ScheduleRecord:
+    """The record of a cron or interval schedule; errors at the call for a bad cadence."""
+    if (cron is None) == (interval is None):
+        raise ConfigurationError("schedule() needs exactly one of cron= and interval=")
+    if cron_tz is not None and cron is None:
+        raise ConfigurationError("cron_tz only applies to cron schedules")
+    cadence = Cadence(
+        cron=None if cron is None else check_cron(cron, cron_tz),
+        cron_tz=cron_tz,
+        interval=None if interval is None else check_interval(interval),
+    )
+    repeat = check_repeat(repeat)
+    sid = new_job_id() if schedule_id is None else schedule_id
+    try:
+        validate_schedule_id(sid)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    job = _template(func, args, kwargs, dataclasses.replace(options, job_id=sid), queue, settings)
+    now = time.time()
+    return ScheduleRecord(
+        schedule_id=sid,
+        job=job,
+        next_run_at=cadence.first_run(now),
+        created_at=now,
+        cron=cadence.cron,
+        cron_tz=cron_tz,
+        interval=cadence.interval,
+        repeat=repeat,
+    )
+
+
+async def store_schedule(settings: Settings, record: ScheduleRecord) -> None:
+    """Store a new record for the scheduler (in test mode: in the runner; one-offs run at once)."""
+    runner = active_runner()
+    if runner is not None:
+        await runner.add_schedule(record)
+        return
+    connection = await get_connection(settings)
+    await create_schedule(connection, record)
+    await publish_event(
+        connection, EventKind.SCHEDULED, record.job.queue, record.job.job_id, next_run_at=record.next_run_at
+    )
+
+
+# --- changes: pure functions of the stored record -----------------------------------------------
+
+
+def _paused(record: ScheduleRecord) -> ScheduleRecord | None:
+    if record.status == ScheduleStatus.PAUSED:
+        return None
+    return dataclasses.replace(record, status=ScheduleStatus.PAUSED)
+
+
+def _resumed(record: ScheduleRecord) -> ScheduleRecord | None:
+    if record.status == ScheduleStatus.ACTIVE:
+        return None
+    return dataclasses.replace(record, status=ScheduleStatus.ACTIVE, failures=0, last_error=None)
+
+
+def _modifier(changes: Mapping[str, Any], now: float) -> Callable[[ScheduleRecord], ScheduleRecord]:
+    unknown = set(changes) - MODIFIABLE
+    if unknown:
+        raise ConfigurationError(
+            f"cannot modify {', '.join(sorted(unknown))} of a schedule; modifiable: {', '.join(sorted(MODIFIABLE))}"
+        )
+    if changes.get("cron") is not None and changes.get("interval") is not None:
+        raise ConfigurationError("a schedule takes one of cron= and interval=, not both")
+    cron = changes.get("cron")
+    interval = None if changes.get("interval") is None else check_interval(changes["interval"])
+    repeat = check_repeat(changes["repeat"]) if "repeat" in changes else None
+    next_run = None if changes.get("next_run") is None else parse_time(changes["next_run"], "next_run")
+
+    def modify(record: ScheduleRecord) -> ScheduleRecord:
+        if record.one_off and set(changes) - {"next_run"}:
+            raise ConfigurationError(f"{record.schedule_id!r} is a one-off job: only its next_run can change")
+        cron_tz = changes.get("cron_tz", record.cron_tz)
+        cadence = Cadence.of(record)
+        if cron is not None:
+            cadence = Cadence(check_cron(cron, cron_tz), cron_tz, None)
+        elif interval is not None:
+            if "cron_tz" in changes:
+                raise ConfigurationError("cron_tz only applies to cron schedules")
+            cadence = Cadence(None, None, interval)
+        elif "cron_tz" in changes:
+            if record.cron is None:
+                raise ConfigurationError("cron_tz only applies to cron schedules")
+            cadence = Cadence(check_cron(record.cron, cron_tz), cron_tz, None)
+        new_repeat = record.repeat if "repeat" not in changes else repeat
+        if new_repeat is not None and new_repeat <= record.runs:
+            raise ConfigurationError(f"repeat={new_repeat}, but the schedule already ran {record.runs} time(s)")
+        if next_run is not None:
+            next_run_at = next_run
+        elif cadence != Cadence.of(record):
+            next_run_at = cadence.first_run(now)
+        else:
+            next_run_at = record.next_run_at
+        return dataclasses.replace(
+            record,
+            cron=cadence.cron,
+            cron_tz=cadence.cron_tz,
+            interval=cadence.interval,
+            repeat=new_repeat,
+            next_run_at=next_run_at,
+        )
+
+    return modify
+
+
+# --- applying changes -----------------------------------------------------------------------------
+
+
+async def _apply(
+    settings: Settings, schedule_id: str, change: Callable[[ScheduleRecord], ScheduleRecord | None]
+) -> ScheduleRecord | None:
+    validate_schedule_id(schedule_id)
+    runner = active_runner()
+    if runner is not None:
+        return runner.change_schedule(schedule_id, change)
+    stored = await change_schedule(await get_connection(settings), schedule_id, change)
+    return None if stored is None else stored[0]
+
+
+async def pause_schedule(settings: Settings, schedule_id: str) -> bool:
+    """Pause; True if the schedule exists (paused now), False if unknown."""
+    return await _apply(settings, schedule_id, _paused) is not None
+
+
+async def resume_schedule(settings: Settings, schedule_id: str) -> bool:
+    """Resume a paused or failed schedule; True if it exists, False if unknown."""
+    return await _apply(settings, schedule_id, _resumed) is not None
+
+
+async def modify_schedule(settings: Settings, schedule_id: str, changes: Mapping[str, Any]) -> ScheduleRecord:
+    """Apply ``changes``; the new record. ``ConfigurationError`` for a bad change, ``JobNotFoundError``
+    for an unknown id."""
+    record = await _apply(settings, schedule_id, _modifier(changes, time.time()))
+    if record is None:
+        raise JobNotFoundError(f"no schedule {schedule_id!r} to modify")
+    return record
+
+
+async def cancel_schedule(settings: Settings, schedule_id: str) -> bool:
+    """Delete the schedule for good; True if it existed, False if unknown."""
+    validate_schedule_id(schedule_id)
+    runner = active_runner()
+    if runner is not None:
+        return runner.schedules.pop(schedule_id, None) is not None
+    return await delete_schedule(await get_connection(settings), schedule_id)
+
+
+async def list_schedules(
+    settings: Settings, status: ScheduleStatus | str | None = None, queue: str | None = None
+) -> list[ScheduleRecord]:
+    """Every schedule (of ``queue``, in ``status``, when given), soonest first."""
+    wanted = None if status is None else ScheduleStatus(status)
+    if queue is not None:
+        validate_queue_name(queue)
+    runner = active_runner()
+    if runner is not None:
+        records = list(runner.schedules.values())
+    else:
+        records = [record for record, _ in await read_all_schedules(await get_connection(settings))]
+    return sorted(
+        (r for r in records if (wanted is None or r.status == wanted) and (queue is None or r.job.queue == queue)),
+        key=lambda r: (r.next_run_at, r.schedule_id),
+    )
+
+
+async def one_off_to_cancel(connection: Connection, job_id: str) -> JobEnvelope | None:
+    """Delete the one-off record of ``job_id`` if there is one; its job (for a cancelled result)."""
+    stored = await read_schedule(connection, job_id)
+    if stored is None or not stored[0].one_off:
+        return None
+    record, revision = stored
+    if not await delete_schedule(connection, job_id, revision):
+        return None  # fired or changed meanwhile: the normal cancel path takes it from here
+    return record.job
