@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, TypeVar
 import typer
 from loguru import logger
 
+from naq.client._connection import close_connections
 from naq.protocol import (
     ConfigurationError,
     JobExecutionError,
@@ -30,6 +31,7 @@ __all__ = [
     "LogLevelOption",
     "NatsUrlOption",
     "cli_settings",
+    "closing",
     "configure_logging",
     "run_command",
 ]
@@ -71,6 +73,14 @@ def cli_settings(nats_url: str | None, log_level: str | None, **overrides: Any) 
         raise _fail(EXIT_CONFIG, str(exc)) from None
     configure_logging(settings.log_level)
     return settings
+
+
+async def closing(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Await a command's coroutine, then close this loop's naq connections."""
+    try:
+        return await coroutine
+    finally:
+        await close_connections()
 
 
 def run_command(coroutine: Coroutine[Any, Any, T]) -> T:

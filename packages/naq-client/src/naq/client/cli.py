@@ -13,9 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
-from naq.client._api import close
 from naq.client._cancel import cancel_job
-from naq.client._cli_common import EXIT_CONFIG, EXIT_FAILED, LogLevelOption, NatsUrlOption, cli_settings, run_command
+from naq.client._cli_common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    LogLevelOption,
+    NatsUrlOption,
+    cli_settings,
+    closing,
+    run_command,
+)
+from naq.client._cli_schedules import job_control, list_scheduled
 from naq.client._connection import get_connection
 from naq.client._failed import FailedEntry, delete_failed, describe, find_failed, list_failed, requeue_failed
 from naq.client._job import Job
@@ -51,13 +59,6 @@ def _root(
     """naq: a Python job queue on NATS JetStream."""
 
 
-async def _closing(coroutine: Any) -> Any:
-    try:
-        return await coroutine
-    finally:
-        await close()
-
-
 @app.command()
 def purge(
     queues: Annotated[list[str], typer.Argument(help="Queues to empty.")],
@@ -70,7 +71,7 @@ def purge(
     async def purge_all() -> dict[str, int]:
         return {queue: await Queue(queue, settings=settings).purge() for queue in queues}
 
-    for queue, count in run_command(_closing(purge_all())).items():
+    for queue, count in run_command(closing(purge_all())).items():
         typer.echo(f"{queue}: {count} job(s) purged")
 
 
@@ -86,7 +87,7 @@ def list_workers_command(
     async def read() -> Any:
         return await read_workers(await get_connection(settings))
 
-    workers = run_command(_closing(read()))
+    workers = run_command(closing(read()))
     for worker in workers:
         if as_json:
             typer.echo(json.dumps(worker.to_dict()))
@@ -115,7 +116,7 @@ def result(
             return await Job(job_id, settings.default_queue, settings).result(timeout=wait)
         return await fetch_result_value(await get_connection(settings), job_id)
 
-    value = run_command(_closing(read()))
+    value = run_command(closing(read()))
     typer.echo(json.dumps(value, default=repr))
 
 
@@ -127,7 +128,7 @@ def status(
 ) -> None:
     """Print where a job is: queued, waiting, running, retrying, completed, failed or cancelled."""
     settings = cli_settings(nats_url, log_level)
-    typer.echo(run_command(_closing(Job(job_id, settings.default_queue, settings).status())))
+    typer.echo(run_command(closing(Job(job_id, settings.default_queue, settings).status())))
 
 
 @app.command()
@@ -142,7 +143,7 @@ def cancel(
     async def cancel_it() -> bool:
         return await cancel_job(await get_connection(settings), job_id)
 
-    if run_command(_closing(cancel_it())):
+    if run_command(closing(cancel_it())):
         typer.echo(f"cancelled {job_id}")
         return
     typer.echo(f"job {job_id} was not cancelled: it already ended, or naq knows no such job", err=True)
@@ -179,8 +180,14 @@ def enqueue(
         )
         return job.job_id, (await job.result(timeout=wait) if wait is not None else None)
 
-    sent_id, value = run_command(_closing(send()))
+    sent_id, value = run_command(closing(send()))
     typer.echo(json.dumps(value, default=repr) if wait is not None else sent_id)
+
+
+QueueFilter = Annotated[str | None, typer.Option("--queue", "-q", help="Only this queue.")]
+
+app.command("list-scheduled")(list_scheduled)
+app.command("job-control")(job_control)
 
 
 # --- naq failed ... ------------------------------------------------------------------------------
@@ -197,10 +204,9 @@ def _selected(settings: Settings, ids: list[str] | None, every: bool, queue: str
             return await list_failed(connection, queue)
         return [await find_failed(connection, job_id, queue) for job_id in ids or []]
 
-    return run_command(_closing(find()))
+    return run_command(closing(find()))
 
 
-QueueFilter = Annotated[str | None, typer.Option("--queue", "-q", help="Only this queue.")]
 AllOption = Annotated[bool, typer.Option("--all", help="Every failed job (of --queue, if given).")]
 IdsArgument = Annotated[list[str] | None, typer.Argument(help="Job ids (or _raw.<seq> for undecodable messages).")]
 
@@ -218,7 +224,7 @@ def failed_list(
     async def read() -> list[FailedEntry]:
         return await list_failed(await get_connection(settings), queue)
 
-    for entry in run_command(_closing(read())):
+    for entry in run_command(closing(read())):
         summary = describe(entry)
         if as_json:
             typer.echo(json.dumps(summary))
@@ -258,7 +264,7 @@ def failed_requeue(
         connection = await get_connection(settings)
         return [await requeue_failed(connection, entry) for entry in entries]
 
-    for job_id in run_command(_closing(requeue())):
+    for job_id in run_command(closing(requeue())):
         typer.echo(f"requeued {job_id}")
     if not entries:
         raise typer.Exit(EXIT_FAILED)
@@ -281,7 +287,7 @@ def failed_delete(
         for entry in entries:
             await delete_failed(connection, entry)
 
-    run_command(_closing(delete()))
+    run_command(closing(delete()))
     typer.echo(f"deleted {len(entries)} failed job(s)")
 
 
