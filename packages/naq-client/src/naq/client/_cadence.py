@@ -4,7 +4,7 @@ Shared by the producer (checks at the call, first run time) and the scheduler (n
 catch-up), so both always agree. Times are Unix seconds (UTC).
 
 Cron expressions have 5 fields, or 6 with seconds last (croniter's convention, e.g.
-``"*/10 * * * * *"`` is every 10 seconds). With ``cron_tz`` they are read in that IANA time zone;
+``"* * * * * */10"`` is every 10 seconds). With ``cron_tz`` they are read in that IANA time zone;
 across daylight-saving changes:
 
 - a local time the clock skips (spring forward) runs at the first instant after the gap

@@ -355,7 +355,7 @@ class Queue:
     ) -> ScheduledJob:
         """Run ``func(*args, **kwargs)`` on a cron expression or every ``interval``; returns its handle.
 
-        - ``cron``: 5 fields, or 6 with seconds last (``"*/10 * * * * *"``), read in ``cron_tz``
+        - ``cron``: 5 fields, or 6 with seconds last (``"* * * * * */10"``: every 10 s), read in ``cron_tz``
           (an IANA zone; default UTC; DST behaviour in :mod:`naq.client._cadence`).
         - ``interval``: seconds or a timedelta; the first run is one interval from now.
         - ``repeat``: how many runs in all (default: forever); then the schedule is removed.
