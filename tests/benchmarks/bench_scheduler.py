@@ -8,7 +8,8 @@ summary line per benchmark with the medians over runs:
 
 - ``load``: seconds from the scheduler's start until it has read every schedule (its log line).
 - ``idle_cpu``: share of one core the scheduler uses over ``--idle`` seconds while ``--schedules``
-  schedules exist and none is due (from ``/proc/<pid>/stat``). Target: under 5 %.
+  schedules exist and none is due (from ``/proc/<pid>/stat``), and its resident memory. Target:
+  under 5 %.
 - ``fire_lateness``: ``--probes`` one-off schedules due over the next seconds, among all the
   others; per run, the time from its due time to the ``enqueued_at`` the scheduler stamps on it
   when it publishes (read back from ``naq_jobs``; nothing consumes it). Target: p99 under 1 s.
@@ -66,6 +67,14 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by process ``pid``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid``, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def record(schedule_id: str, due: float, template: JobEnvelope, one_off: bool) -> bytes:
@@ -171,7 +180,10 @@ async def one_run(args: argparse.Namespace, server: NatsServer, processes: Proce
             cpu_before, wall_before = cpu_seconds(process.pid), time.monotonic()
             await asyncio.sleep(args.idle)  # the measurement window itself, not a synchronisation
             cpu = cpu_seconds(process.pid) - cpu_before
-            out["idle_cpu"] = {"cpu_percent": rounded(100 * cpu / (time.monotonic() - wall_before))}
+            out["idle_cpu"] = {
+                "cpu_percent": rounded(100 * cpu / (time.monotonic() - wall_before)),
+                "rss_mib": rounded(rss_mb(process.pid)),
+            }
             first_due = time.time() + PROBE_LEAD
             probes = {f"probe-{run}-{i}": first_due + PROBE_SPREAD * i / args.probes for i in range(args.probes)}
             await create_schedules(settings, [(sid, due, True) for sid, due in probes.items()])
@@ -216,9 +228,7 @@ async def bench_main(args: argparse.Namespace, workdir: Path) -> None:
             "runs": len(runs),
             "p50_ms_median": rounded(statistics.median(r[benchmark]["p50_ms"] for r in runs)),
             "p99_ms_median": rounded(p99),
-            "p50_ratio_over_raw_publish": rounded(
-                statistics.median(r[benchmark]["p50_ms"] for r in runs) / raw_p50
-            ),
+            "p50_ratio_over_raw_publish": rounded(statistics.median(r[benchmark]["p50_ms"] for r in runs) / raw_p50),
         }
         if benchmark in TARGETS:
             summary["target"] = "p99_ms < 1000"
