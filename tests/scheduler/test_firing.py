@@ -18,7 +18,7 @@ from harness.schedules import leader, published_runs, run_due_times, schedule_re
 from harness.waiting import async_wait_for
 from naq.client import ConfigurationError, JobNotFoundError, Queue, ScheduleStatus, Settings
 from naq.client._cadence import Cadence
-from naq.protocol import JobEnvelope, ScheduleRecord
+from naq.protocol import EventRecord, JobEnvelope, ScheduleRecord
 from naq.protocol.subjects import schedule_run_job_id
 from naq.scheduler import Scheduler
 
@@ -301,3 +301,29 @@ async def test_bad_scheduler_settings_are_configuration_errors(test_settings: Se
         Scheduler(settings=test_settings, instance_id="has spaces")
     with pytest.raises(ConfigurationError, match="POLL_INTERVAL"):
         Scheduler(settings=test_settings, poll_interval=-1)
+
+
+async def test_leader_changes_are_published_as_system_events(schedulers: Any, nc: Any, test_settings: Settings) -> None:
+    events: list[EventRecord] = []
+
+    async def collect(message: Any) -> None:
+        events.append(EventRecord.decode(message.data))
+
+    subscription = await nc.subscribe("naq.events._sys.*", cb=collect)
+    first = await schedulers.start("s1")
+    await async_wait_for(lambda: first.is_leader, timeout=5, what="s1 leads")
+    await schedulers.start("s2")
+    await schedulers.stop(first)
+
+    def seen() -> bool:
+        kinds = [(e.kind, e.data.get("instance_id")) for e in events]
+        return {("leader_elected", "s1"), ("leader_lost", "s1"), ("leader_elected", "s2")} <= set(kinds)
+
+    await async_wait_for(seen, timeout=5 * test_settings.scheduler_poll_interval + 5, what="leader events")
+    await subscription.unsubscribe()
+
+
+async def test_a_scheduler_creates_the_job_stream_it_publishes_to(schedulers: Any, js: Any) -> None:
+    await schedulers.start("s1")
+    info = await js.stream_info("naq_jobs")
+    assert info.config.name == "naq_jobs"
