@@ -66,12 +66,26 @@ def machine_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # --- cron, in UTC -------------------------------------------------------------------------------
 
 
-def test_six_field_cron_with_seconds_runs_at_the_next_matching_second() -> None:
-    # The documented example: "*/10 * * * * *" is every 10 seconds.
-    cadence = Cadence(cron="*/10 * * * * *")
+def test_six_field_cron_with_seconds_last_runs_at_the_next_matching_second() -> None:
+    # The documented example: "* * * * * */10" (seconds last, croniter's convention) is every 10 seconds.
+    cadence = Cadence(cron="* * * * * */10")
     assert shown(cadence.next_after(utc(2024, 1, 1, 0, 0, 0))) == shown(utc(2024, 1, 1, 0, 0, 10))
     assert shown(cadence.next_after(utc(2024, 1, 1, 0, 0, 5) + 0.5)) == shown(utc(2024, 1, 1, 0, 0, 10))
+    assert shown(cadence.next_after(utc(2024, 1, 1, 0, 0, 9) + 0.999)) == shown(utc(2024, 1, 1, 0, 0, 10))
     assert due_times(cadence, utc(2024, 1, 1, 0, 0, 10), 3) == [shown(utc(2024, 1, 1, 0, 0, s)) for s in (20, 30, 40)]
+
+
+def test_in_a_six_field_cron_the_first_field_is_still_the_minute() -> None:
+    # "*/10 * * * * *" is every second of minutes 0, 10, 20...: not every 10 seconds.
+    cadence = Cadence(cron="*/10 * * * * *")
+    assert due_times(cadence, utc(2024, 1, 1, 0, 0, 0), 2) == [shown(utc(2024, 1, 1, 0, 0, s)) for s in (1, 2)]
+    assert shown(cadence.next_after(utc(2024, 1, 1, 0, 0, 59))) == shown(utc(2024, 1, 1, 0, 10, 0))
+
+
+def test_six_field_catch_up_is_the_latest_missed_second() -> None:
+    cadence = Cadence(cron="* * * * * */10")
+    assert cadence.latest_due(utc(2024, 1, 1, 0, 0, 10), utc(2024, 1, 1, 0, 0, 35)) == utc(2024, 1, 1, 0, 0, 30)
+    assert cadence.latest_due(utc(2024, 1, 1, 0, 0, 10), utc(2024, 1, 1, 0, 0, 40)) == utc(2024, 1, 1, 0, 0, 40)
 
 
 def test_five_field_cron_runs_at_the_next_matching_utc_minute() -> None:
@@ -248,7 +262,7 @@ def test_a_cron_that_never_matches_is_a_configuration_error_at_the_call(expressi
 
 def test_valid_crons_are_accepted_and_trimmed() -> None:
     assert check_cron(" */5 * * * * ") == "*/5 * * * *"
-    assert check_cron("*/10 * * * * *") == "*/10 * * * * *"
+    assert check_cron("* * * * * */10") == "* * * * * */10"
     assert check_cron("0 9 * * 1-5", NEW_YORK) == "0 9 * * 1-5"
 
 

@@ -4,13 +4,15 @@ Shared by the producer (checks at the call, first run time) and the scheduler (n
 catch-up), so both always agree. Times are Unix seconds (UTC).
 
 Cron expressions have 5 fields, or 6 with seconds last (croniter's convention, e.g.
-``"* * * * * */10"`` is every 10 seconds). With ``cron_tz`` they are read in that IANA time zone;
-across daylight-saving changes:
+``"* * * * * */10"`` is every 10 seconds). With ``cron_tz`` they are read in that IANA time zone:
+the expression is matched against local wall-clock times, each of which then becomes one instant.
+Across daylight-saving changes:
 
 - a local time the clock skips (spring forward) runs at the first instant after the gap
-  (``30 2 * * *`` in New York on the spring-forward night runs at 03:00 EDT);
+  (``30 2 * * *`` in New York on the spring-forward night runs at 03:00 EDT); several skipped
+  times (a minutely cron) run once there, not once each;
 - a local time the clock repeats (fall back) runs once, at its first occurrence (``30 1 * * *``
-  runs at 01:30 EDT, not again at 01:30 EST).
+  runs at 01:30 EDT, not again at 01:30 EST; a minutely cron runs through 01:59 EDT, then 02:00 EST).
 """
 
 from __future__ import annotations
@@ -28,16 +30,22 @@ from naq.protocol import ConfigurationError, ScheduleRecord
 
 __all__ = ["Cadence", "check_cron", "check_interval", "check_repeat", "parse_time", "time_zone"]
 
-_MAX_SKIPS: Final = 8
-"""Most repeated wall-clock times skipped in a row (a fall-back hour holds at most a few)."""
+_MAX_CANDIDATES: Final = 20_000
+"""Most cron matches looked at for one due time: around a daylight-saving change, matches that map
+to instants already past are passed over (at most one repeated hour of a seconds cron: 3,600)."""
+
+_TRANSITION_PRECISION: Final = 0.001
+"""Seconds to which the instant of a clock change is searched for."""
 
 
 @lru_cache(maxsize=256)
 def time_zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; ``ConfigurationError`` if there is none."""
+    if not isinstance(name, str):
+        raise ConfigurationError(f"cron_tz must be an IANA time zone name, got {name!r}")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise ConfigurationError(f"unknown time zone {name!r} for cron_tz ({exc})") from None
 
 
@@ -48,7 +56,8 @@ def check_cron(expression: object, cron_tz: str | None = None) -> str:
     if cron_tz is not None:
         time_zone(cron_tz)
     try:
-        croniter(expression, datetime.now(UTC))
+        # One match too: an expression that never matches (31 February) is refused here, not later.
+        croniter(expression, datetime.now(UTC).replace(tzinfo=None)).get_next(datetime)
     except (CroniterError, ValueError, KeyError) as exc:
         raise ConfigurationError(f"invalid cron expression {expression!r}: {exc}") from None
     return expression.strip()
@@ -114,15 +123,13 @@ class Cadence:
             return t + self.interval
         if self.cron is None:
             return None
-        zone = time_zone(self.cron_tz) if self.cron_tz else UTC
-        start = datetime.fromtimestamp(t, zone)
-        iterator = croniter(self.cron, start)
-        candidate: datetime = iterator.get_next(datetime)
-        for _ in range(_MAX_SKIPS):
-            if not _repeated_wall_time(candidate, zone):
-                break
-            candidate = iterator.get_next(datetime)
-        return candidate.timestamp()
+        zone = self._zone()
+        iterator = croniter(self.cron, _wall(t, zone))
+        for _ in range(_MAX_CANDIDATES):
+            instant = _instant(iterator.get_next(datetime), zone)
+            if instant > t:
+                return instant
+        raise ConfigurationError(f"cron {self.cron!r} has no due time after {t}")
 
     def latest_due(self, next_run_at: float, now: float) -> float:
         """The latest due time in ``[next_run_at, now]`` (``next_run_at`` <= ``now``): the catch-up run.
@@ -133,20 +140,42 @@ class Cadence:
             return next_run_at + math.floor((now - next_run_at) / self.interval) * self.interval
         if self.cron is None:
             return next_run_at
-        zone = time_zone(self.cron_tz) if self.cron_tz else UTC
+        zone = self._zone()
         # get_prev is strict, so start just after `now` to include a due time equal to it.
-        iterator = croniter(self.cron, datetime.fromtimestamp(now, zone) + timedelta(microseconds=1))
-        previous: datetime = iterator.get_prev(datetime)
-        return max(next_run_at, previous.timestamp())
+        iterator = croniter(self.cron, _wall(now, zone) + timedelta(microseconds=1))
+        for _ in range(_MAX_CANDIDATES):
+            instant = _instant(iterator.get_prev(datetime), zone)
+            if instant <= now:
+                return max(next_run_at, instant)
+        return next_run_at
+
+    def _zone(self) -> ZoneInfo | None:
+        return time_zone(self.cron_tz) if self.cron_tz else None
 
 
-def _repeated_wall_time(moment: datetime, zone: ZoneInfo | type[UTC] | object) -> bool:
-    """True if ``moment`` is the second occurrence of a local time repeated by a fall-back change."""
-    if not isinstance(zone, ZoneInfo):
-        return False
-    wall = moment.astimezone(zone).replace(tzinfo=None)
+def _wall(t: float, zone: ZoneInfo | None) -> datetime:
+    """The naive local wall-clock time of instant ``t`` (UTC when ``zone`` is ``None``)."""
+    return datetime.fromtimestamp(t, zone or UTC).replace(tzinfo=None)
+
+
+def _instant(wall: datetime, zone: ZoneInfo | None) -> float:
+    """The instant of local wall-clock time ``wall``: its first occurrence if the clock repeats it,
+    the end of the gap if the clock skips it."""
+    if zone is None:
+        return wall.replace(tzinfo=UTC).timestamp()
     first = wall.replace(tzinfo=zone, fold=0)
-    second = wall.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return False  # not an ambiguous local time
-    return moment.utcoffset() == second.utcoffset() and moment.timestamp() != first.timestamp()
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+        return first.timestamp()
+    # Skipped: fold=1 reads it with the offset after the change, fold=0 with the one before, so
+    # the change lies between the two instants; find where the offset switches.
+    low, high = wall.replace(tzinfo=zone, fold=1).timestamp(), first.timestamp()
+    after = datetime.fromtimestamp(high, zone).utcoffset()
+    for _ in range(64):
+        if high - low <= _TRANSITION_PRECISION:
+            break
+        middle = (low + high) / 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return float(round(high))

@@ -23,7 +23,7 @@ from naq.client._jsapi import JetStreamAPIError, js_api
 from naq.client._kv_cas import kv_write_if
 from naq.client._resources import ensure_bucket, ensure_stream, kv_value
 from naq.client._results import read_result_record
-from naq.client._schedules import one_off_to_cancel
+from naq.client._schedule_store import one_off_to_cancel
 from naq.protocol import (
     ControlCommand,
     DependencyVerdict,

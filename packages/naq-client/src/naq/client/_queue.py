@@ -368,7 +368,9 @@ class Queue:
         cron and interval together or neither, or a bad cron expression (croniter's reason);
         ``ValueError`` for a non-positive interval or repeat.
         """
-        if schedule_id is None and "job_id" in kwargs:
+        if "job_id" in kwargs:
+            if schedule_id is not None:
+                raise ConfigurationError("give schedule_id or job_id (its original-naq name), not both")
             schedule_id = kwargs.pop("job_id")
         options, call_kwargs = split_options(kwargs, func_kwargs)
         record = new_recurring(

@@ -8,6 +8,8 @@ change that loses the race reads the record again and re-applies itself, and a d
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 from typing import Final
 
@@ -21,7 +23,9 @@ from naq.client._kv_cas import WRONG_LAST_SEQUENCE
 from naq.client._resources import ensure_bucket
 from naq.protocol import (
     ConfigurationError,
+    JobEnvelope,
     NaqConnectionError,
+    NaqError,
     ScheduleRecord,
     SerializationError,
     resources,
@@ -34,14 +38,19 @@ __all__ = [
     "change_schedule",
     "create_schedule",
     "delete_schedule",
+    "one_off_to_cancel",
     "read_all_schedules",
     "read_schedule",
     "schedules_kv",
 ]
 
-_CAS_ATTEMPTS: Final = 50
-"""Most read-change-write rounds one change makes before giving up (each lost round means
-another writer changed the record meanwhile, so this is never reached in practice)."""
+_CAS_ATTEMPTS: Final = 500
+"""Most read-change-write rounds one change makes before giving up. Each lost round means another
+writer changed the record meanwhile; a random pause between rounds spreads out writers that
+keep colliding (a hundred concurrent changes of one schedule all get through)."""
+
+_CAS_PAUSE: Final = 0.02
+"""Longest random pause, in seconds, after a lost round."""
 
 _LIST_TIMEOUT: Final = 10.0
 
@@ -49,7 +58,7 @@ StoredSchedule = tuple[ScheduleRecord, int]
 """A schedule record and its revision in the bucket."""
 
 
-class ScheduleConflictError(RuntimeError):
+class ScheduleConflictError(NaqError):
     """A compare-and-set change of a schedule kept losing to other writers."""
 
 
@@ -113,34 +122,63 @@ async def change_schedule(
             new_revision = await kv.update(schedule_id, updated.encode(), last=rev)
         except nats.js.errors.KeyWrongLastSequenceError:
             current = None  # someone else changed it: read again and re-apply
+            await _lost_round()
             continue
         return updated, new_revision
     raise ScheduleConflictError(f"schedule {schedule_id!r} kept changing under {_CAS_ATTEMPTS} attempts to update it")
 
 
 async def delete_schedule(connection: Connection, schedule_id: str, revision: int | None = None) -> bool:
-    """Delete the record (only at ``revision`` when given); False if it was missing or had changed."""
+    """Delete the record; True if this call deleted it.
+
+    With ``revision``, only if the record is still at it (False if it changed or is gone). Without,
+    whatever it holds now (re-read after a lost race), so of concurrent deletes exactly one is True.
+    """
     kv = await schedules_kv(connection)
-    if revision is None:
-        if await _exists(kv, schedule_id) is False:
-            return False
-        await kv.delete(schedule_id)
+    for _ in range(_CAS_ATTEMPTS):
+        if revision is None:
+            stored = await _revision(kv, schedule_id)
+            if stored is None:
+                return False
+        else:
+            stored = revision
+        try:
+            await kv.delete(schedule_id, last=stored)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code not in WRONG_LAST_SEQUENCE:
+                raise
+            if revision is not None:
+                return False  # changed or deleted meanwhile
+            await _lost_round()
+            continue
         return True
+    raise ScheduleConflictError(f"schedule {schedule_id!r} kept changing under {_CAS_ATTEMPTS} attempts to delete it")
+
+
+async def one_off_to_cancel(connection: Connection, job_id: str) -> JobEnvelope | None:
+    """Delete the one-off record of ``job_id`` if there is one; its job (for a cancelled result)."""
     try:
-        await kv.delete(schedule_id, last=revision)
-    except nats.js.errors.APIError as exc:
-        if exc.err_code in WRONG_LAST_SEQUENCE:  # changed or deleted meanwhile
-            return False
-        raise
-    return True
+        stored = await read_schedule(connection, job_id)
+    except SerializationError:
+        return None
+    if stored is None or not stored[0].one_off:
+        return None
+    record, revision = stored
+    if not await delete_schedule(connection, job_id, revision):
+        return None  # fired or changed meanwhile: the normal cancel path takes it from here
+    return record.job
 
 
-async def _exists(kv: KeyValue, key: str) -> bool:
+async def _lost_round() -> None:
+    await asyncio.sleep(random.uniform(0, _CAS_PAUSE))  # noqa: S311  # spreading retries, not crypto
+
+
+async def _revision(kv: KeyValue, key: str) -> int | None:
     try:
         entry = await kv.get(key)
     except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-        return False
-    return bool(entry.value)
+        return None
+    return int(entry.revision or 0) if entry.value else None
 
 
 async def read_all_schedules(connection: Connection) -> list[StoredSchedule]:

@@ -20,7 +20,8 @@ from datetime import timedelta
 from typing import Any, Final
 
 from naq.client._cadence import Cadence, check_cron, check_interval, check_repeat, parse_time
-from naq.client._connection import Connection, get_connection
+from naq.client._cancel import cancel_job
+from naq.client._connection import get_connection
 from naq.client._events import publish_event
 from naq.client._options import Callable_, JobOptions, build_envelope
 from naq.client._schedule_store import (
@@ -38,6 +39,7 @@ from naq.protocol import (
     JobNotFoundError,
     ScheduleRecord,
     ScheduleStatus,
+    SerializationError,
     Settings,
     new_job_id,
     validate_queue_name,
@@ -53,7 +55,6 @@ __all__ = [
     "modify_schedule",
     "new_one_off",
     "new_recurring",
-    "one_off_to_cancel",
     "pause_schedule",
     "resume_schedule",
     "store_schedule",
@@ -232,7 +233,7 @@ def _modifier(changes: Mapping[str, Any], now: float) -> Callable[[ScheduleRecor
         if cron is not None:
             cadence = Cadence(check_cron(cron, cron_tz), cron_tz, None)
         elif interval is not None:
-            if "cron_tz" in changes:
+            if changes.get("cron_tz") is not None:
                 raise ConfigurationError("cron_tz only applies to cron schedules")
             cadence = Cadence(None, None, interval)
         elif "cron_tz" in changes:
@@ -299,7 +300,15 @@ async def cancel_schedule(settings: Settings, schedule_id: str) -> bool:
     runner = active_runner()
     if runner is not None:
         return runner.schedules.pop(schedule_id, None) is not None
-    return await delete_schedule(await get_connection(settings), schedule_id)
+    connection = await get_connection(settings)
+    try:
+        stored = await read_schedule(connection, schedule_id)
+    except SerializationError:
+        stored = None  # an undecodable record is still deleted
+    if stored is not None and stored[0].one_off:
+        # A delayed job not yet fired ends as cancelled, exactly as through cancel_job.
+        return await cancel_job(connection, schedule_id)
+    return await delete_schedule(connection, schedule_id)
 
 
 async def list_schedules(
@@ -318,14 +327,3 @@ async def list_schedules(
         (r for r in records if (wanted is None or r.status == wanted) and (queue is None or r.job.queue == queue)),
         key=lambda r: (r.next_run_at, r.schedule_id),
     )
-
-
-async def one_off_to_cancel(connection: Connection, job_id: str) -> JobEnvelope | None:
-    """Delete the one-off record of ``job_id`` if there is one; its job (for a cancelled result)."""
-    stored = await read_schedule(connection, job_id)
-    if stored is None or not stored[0].one_off:
-        return None
-    record, revision = stored
-    if not await delete_schedule(connection, job_id, revision):
-        return None  # fired or changed meanwhile: the normal cancel path takes it from here
-    return record.job

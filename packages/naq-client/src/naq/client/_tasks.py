@@ -1,12 +1,15 @@
-"""Stopping tasks reliably."""
+"""Stopping tasks reliably, and the stop signals of long-running naq processes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
-__all__ = ["stop_task", "stop_tasks"]
+__all__ = ["stop_signals", "stop_task", "stop_tasks"]
 
 _CANCEL_ROUNDS: Final = 20
 _ROUND_WAIT: Final = 0.5
@@ -34,3 +37,19 @@ async def stop_task(task: asyncio.Task[Any], grace: float = 2.0) -> None:
     if not task.done():
         await asyncio.wait({task}, timeout=grace)
     await stop_tasks([task])
+
+
+@contextmanager
+def stop_signals(on_signal: Callable[[], None], install: bool = True) -> Iterator[None]:
+    """Within the block, SIGTERM and SIGINT call ``on_signal`` (main thread only; else nothing)."""
+    loop = asyncio.get_running_loop()
+    handled: list[int] = []
+    if install and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+            handled.append(sig)
+    try:
+        yield
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)

@@ -12,9 +12,7 @@ import dataclasses
 import os
 import re
 import secrets
-import signal
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -26,7 +24,7 @@ from naq.client._events import publish_system_event
 from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_stream
 from naq.client._schedule_store import schedules_kv
-from naq.client._tasks import stop_tasks
+from naq.client._tasks import stop_signals, stop_tasks
 from naq.client._watch import KeyWatch
 from naq.protocol import ConfigurationError, ScheduleRecord, Settings, SystemEventKind, resources
 from naq.protocol.ids import validate_token
@@ -120,24 +118,17 @@ class Scheduler:
     async def run(self, install_signal_handlers: bool = True) -> None:
         """Run until :meth:`request_stop` or a signal."""
         self._stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        handled: list[int] = []
-        if install_signal_handlers and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self.request_stop)
-                handled.append(sig)
         tasks: list[asyncio.Task[None]] = []
         try:
-            await self._start()
-            tasks = [asyncio.create_task(self._fire_loop(), name="naq-scheduler-fire")]
-            if self.enable_ha:
-                tasks.append(asyncio.create_task(self._lead_loop(), name="naq-scheduler-lead"))
-            else:
-                await self._leadership_changed(True, "high availability disabled")
-            await self._stopping.wait()
+            with stop_signals(self.request_stop, install_signal_handlers):
+                await self._start()
+                tasks = [asyncio.create_task(self._fire_loop(), name="naq-scheduler-fire")]
+                if self.enable_ha:
+                    tasks.append(asyncio.create_task(self._lead_loop(), name="naq-scheduler-lead"))
+                else:
+                    await self._leadership_changed(True, "high availability disabled")
+                await self._stopping.wait()
         finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
             await stop_tasks(tasks)
             await self._shutdown()
 

@@ -14,9 +14,7 @@ import inspect
 import os
 import re
 import secrets
-import signal
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
@@ -28,7 +26,7 @@ from naq.client._connection import Connection, get_connection
 from naq.client._events import publish_event, publish_system_event
 from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream
-from naq.client._tasks import stop_tasks
+from naq.client._tasks import stop_signals, stop_tasks
 from naq.client._watch import KeyWatch
 from naq.protocol import (
     ConfigurationError,
@@ -196,25 +194,18 @@ class Worker:
         """Serve until stopped (signal, :meth:`request_stop`, or burst mode running dry)."""
         self._stopping = asyncio.Event()
         self._stop_now = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        handled: list[int] = []
-        if install_signal_handlers and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self.request_stop)
-                handled.append(sig)
         try:
-            await self._start()
-            fetchers = [asyncio.create_task(self._fetch_loop(q), name=f"naq-fetch-{q}") for q in self.queues]
-            ticker = asyncio.create_task(self._watch_running(), name="naq-watch-running")
-            try:
-                await self._stopping.wait()
-            finally:
-                await asyncio.gather(*fetchers, return_exceptions=True)
-                await stop_tasks([ticker])
-                await self._drain()
+            with stop_signals(self.request_stop, install_signal_handlers):
+                await self._start()
+                fetchers = [asyncio.create_task(self._fetch_loop(q), name=f"naq-fetch-{q}") for q in self.queues]
+                ticker = asyncio.create_task(self._watch_running(), name="naq-watch-running")
+                try:
+                    await self._stopping.wait()
+                finally:
+                    await asyncio.gather(*fetchers, return_exceptions=True)
+                    await stop_tasks([ticker])
+                    await self._drain()
         finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
             await self._shutdown()
 
     async def _start(self) -> None:
