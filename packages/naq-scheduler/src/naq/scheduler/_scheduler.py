@@ -92,6 +92,7 @@ class Scheduler:
         self.lock: LeaderLock | None = None
         self.firer: Firer | None = None
         self._leading = False
+        self._running = False
         self._stopping: asyncio.Event | None = None
         self._watch: KeyWatch | None = None
 
@@ -107,8 +108,8 @@ class Scheduler:
     def is_leader(self) -> bool:
         """True while this scheduler may fire runs."""
         if not self.enable_ha:
-            return self.connection is not None
-        return self.lock is not None and self.lock.held
+            return self._running
+        return self._running and self.lock is not None and self.lock.held
 
     def request_stop(self) -> None:
         """Stop: no more firing, release the lock (what SIGTERM/SIGINT do)."""
@@ -148,6 +149,7 @@ class Scheduler:
         self.firer = Firer(
             connection, self.view, lambda: self.is_leader, self.settings.max_schedule_failures, self.poll_interval
         )
+        self._running = True
         logger.info(
             "scheduler {} started with {} schedule(s) (poll {} s, lock ttl {} s)",
             self.instance_id,
@@ -234,6 +236,7 @@ class Scheduler:
                 waiter.cancel()
 
     async def _shutdown(self) -> None:
+        self._running = False
         if self.lock is not None and self.lock.revision is not None:
             await self.lock.release()
         await self._leadership_changed(False, "stopped")
