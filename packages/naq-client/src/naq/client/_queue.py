@@ -12,6 +12,7 @@ from typing import Any, Final
 import nats.errors
 import nats.js.errors
 
+from naq.client._acks import publish_acked
 from naq.client._cadence import parse_time
 from naq.client._connection import Connection, get_connection
 from naq.client._dependencies import decide, dependency_states, park
@@ -140,18 +141,17 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
 async def _publish_windows(
     connection: Connection, envelopes: Sequence[JobEnvelope], verdicts: dict[str, DependencyVerdict]
 ) -> None:
-    js = connection.js
     # Pipelined: a window of publishes in flight at once, each awaiting its own acknowledgement.
-    # (Not publish_async: in nats-py 2.16 its future never completes when the server refuses.)
     for start in range(0, len(envelopes), _PUBLISH_WINDOW):
         window = envelopes[start : start + _PUBLISH_WINDOW]
         results = await asyncio.gather(
             *(
-                js.publish(
+                publish_acked(
+                    connection,
                     queue_subject(envelope.queue),
                     envelope.encode(),
-                    timeout=_PUBLISH_TIMEOUT,
-                    headers=_first_publish_headers(envelope, verdicts),
+                    _first_publish_headers(envelope, verdicts),
+                    _PUBLISH_TIMEOUT,
                 )
                 for envelope in window
             ),

@@ -11,6 +11,7 @@ import base64
 import time
 from typing import Any
 
+from naq.client._acks import publish_acked
 from naq.client._connection import Connection
 from naq.client._resources import kv_value
 from naq.client._results import read_result_record
@@ -46,9 +47,8 @@ class JobStore:
         self.settings = connection.settings
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
-        # Not publish_async: in nats-py 2.16 its future never completes when the server refuses the
-        # message (a full bucket), which would hold the job's slot forever. publish() raises.
-        await self.js.publish(subject, data, headers=headers)
+        # Raises when JetStream refuses the message (a full bucket), so a job's slot is never held.
+        await publish_acked(self.connection, subject, data, headers)
 
     async def write_result(self, record: ResultRecord, result_ttl: int | None) -> None:
         """Store the job's result with its TTL; ``result_ttl`` 0 stores nothing."""
