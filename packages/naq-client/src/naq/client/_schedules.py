@@ -83,10 +83,15 @@ class ScheduledJob:
 
     async def info(self) -> ScheduleRecord:
         """The schedule's record as stored now; ``JobNotFoundError`` once it is gone."""
-        for record in await list_schedules(self.settings):
-            if record.schedule_id == self.schedule_id:
-                return record
-        raise JobNotFoundError(f"no schedule {self.schedule_id!r} (cancelled, or it ran its last run)")
+        runner = active_runner()
+        if runner is not None:
+            record = runner.schedules.get(self.schedule_id)
+        else:
+            stored = await read_schedule(await get_connection(self.settings), self.schedule_id)
+            record = None if stored is None else stored[0]
+        if record is None:
+            raise JobNotFoundError(f"no schedule {self.schedule_id!r} (cancelled, or it ran its last run)")
+        return record
 
     async def pause(self) -> bool:
         """Stop firing until resumed; False if the schedule is gone."""
