@@ -77,8 +77,8 @@ _NO_MESSAGE: Final = 10037
 _DELETE_MARKER_TTL: Final = 60
 """Seconds a deleted waiting key's marker is kept: long enough for every watcher to see it."""
 
-_KV_OPERATION: Final = b"KV-Operation"
-_SERVER_MARKER: Final = b"Nats-Marker-Reason"
+_KV_OPERATION: Final = names.HEADER_KV_OPERATION.encode()
+_SERVER_MARKER: Final = names.HEADER_MARKER_REASON.encode()
 
 _WINDOW: Final = 1000
 """Most writes in flight at once when parking many jobs."""
@@ -235,7 +235,7 @@ async def parked_on(connection: Connection, dependency_id: str) -> list[ParkedJo
 async def delete_waiting(connection: Connection, dependency_id: str, dependent_id: str) -> None:
     """Delete a waiting key; its delete marker expires by itself once watchers have seen it."""
     subject = kv_key_subject(names.WAITING_BUCKET, waiting_key(dependency_id, dependent_id))
-    headers = {_KV_OPERATION.decode(): "DEL", names.HEADER_TTL: str(_DELETE_MARKER_TTL)}
+    headers = {names.HEADER_KV_OPERATION: "DEL", names.HEADER_TTL: str(_DELETE_MARKER_TTL)}
     await connection.js.publish(subject, b"", headers=headers)
 
 

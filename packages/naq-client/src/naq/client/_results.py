@@ -27,7 +27,6 @@ from naq.protocol.subjects import result_subject
 
 __all__ = ["fetch_result_value", "read_result_record", "result_value", "wait_for_result_record"]
 
-_KV_OPERATION = "KV-Operation"
 
 _RECHECKS: Final = (0.05, 0.25, 1.0)
 """Seconds between the reads that close the subscribe/store race; after them, the subscription alone."""
@@ -45,7 +44,7 @@ async def wait_for_result_record(connection: Connection, job_id: str, timeout: f
     arrived: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
     async def on_message(message: Any) -> None:
-        operation = (message.headers or {}).get(_KV_OPERATION)
+        operation = (message.headers or {}).get(names.HEADER_KV_OPERATION)
         if message.data and operation is None and not arrived.done():
             arrived.set_result(message.data)
 

@@ -19,7 +19,7 @@ from loguru import logger
 from nats.js.kv import KeyValue
 
 from naq.client._connection import Connection
-from naq.client._kv_cas import WRONG_LAST_SEQUENCE
+from naq.client._kv_cas import kv_write_if
 from naq.client._resources import ensure_bucket
 from naq.protocol import (
     ConfigurationError,
@@ -28,6 +28,7 @@ from naq.protocol import (
     NaqError,
     ScheduleRecord,
     SerializationError,
+    names,
     resources,
     validate_schedule_id,
 )
@@ -48,6 +49,12 @@ _CAS_ATTEMPTS: Final = 500
 """Most read-change-write rounds one change makes before giving up. Each lost round means another
 writer changed the record meanwhile; a random pause between rounds spreads out writers that
 keep colliding (a hundred concurrent changes of one schedule all get through)."""
+
+_MARKER_TTL: Final = 3600
+"""Seconds the purge marker of a deleted schedule is kept (whole seconds: a message TTL)."""
+
+_PURGE: Final = {names.HEADER_KV_OPERATION: "PURGE", names.HEADER_ROLLUP: "sub"}
+"""Headers of a KV purge: the marker replaces every earlier revision of the key."""
 
 _CAS_PAUSE: Final = 0.02
 """Longest random pause, in seconds, after a lost round."""
@@ -131,6 +138,11 @@ async def change_schedule(
 async def delete_schedule(connection: Connection, schedule_id: str, revision: int | None = None) -> bool:
     """Delete the record; True if this call deleted it.
 
+    The record is purged, leaving a marker (watchers see the delete) that expires after
+    ``_MARKER_TTL``: one-off jobs come and go all day, and their markers must not pile up. Once the
+    marker is gone too, a stale compare-and-set still fails (the key's last revision is 0, not
+    the one it read), so a cancelled schedule never comes back.
+
     With ``revision``, only if the record is still at it (False if it changed or is gone). Without,
     whatever it holds now (re-read after a lost race), so of concurrent deletes exactly one is True.
     """
@@ -142,11 +154,10 @@ async def delete_schedule(connection: Connection, schedule_id: str, revision: in
                 return False
         else:
             stored = revision
-        try:
-            await kv.delete(schedule_id, last=stored)
-        except nats.js.errors.APIError as exc:
-            if exc.err_code not in WRONG_LAST_SEQUENCE:
-                raise
+        purged = await kv_write_if(
+            connection, names.SCHEDULES_BUCKET, schedule_id, b"", stored, ttl=_MARKER_TTL, headers=_PURGE
+        )
+        if purged is None:
             if revision is not None:
                 return False  # changed or deleted meanwhile
             await _lost_round()

@@ -27,11 +27,15 @@ __all__ = [
     "HEADER_ATTEMPT",
     "HEADER_DEPENDENCIES",
     "HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE",
+    "HEADER_KV_OPERATION",
+    "HEADER_MARKER_REASON",
     "HEADER_MSG_ID",
+    "HEADER_ROLLUP",
     "HEADER_SCHEDULE",
     "HEADER_SCHEDULE_TARGET",
     "HEADER_TTL",
     "JOBS_STREAM",
+    "KV_DELETE_OPERATIONS",
     "JOB_STATUS_BUCKET",
     "KV_SUBJECT_PREFIX",
     "LEADER_LOCK_KEY",
@@ -150,6 +154,18 @@ HEADER_TTL: Final = "Nats-TTL"
 
 HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: Final = "Nats-Expected-Last-Subject-Sequence"
 """Compare-and-set guard: the publish fails unless the subject's last sequence is this revision."""
+
+HEADER_KV_OPERATION: Final = "KV-Operation"
+"""KV delete (``DEL``) or purge (``PURGE``) marker of a key, as the NATS KV clients write them."""
+
+KV_DELETE_OPERATIONS: Final = frozenset({"DEL", "PURGE"})
+"""Values of ``KV-Operation`` that mean the key is gone."""
+
+HEADER_MARKER_REASON: Final = "Nats-Marker-Reason"
+"""On a marker the server placed itself (a key expired by TTL or age, or was removed)."""
+
+HEADER_ROLLUP: Final = "Nats-Rollup"
+"""``sub``: this message replaces every earlier one on its subject (a KV purge)."""
 
 HEADER_ATTEMPT: Final = "Naq-Attempt"
 """Attempt number (1-based) of the run a republished job is for; absent means attempt 1."""

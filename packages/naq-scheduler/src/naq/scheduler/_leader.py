@@ -32,8 +32,6 @@ from naq.protocol.subjects import kv_key_subject
 
 __all__ = ["LeaderLock"]
 
-_KV_OPERATION: Final = "KV-Operation"
-_MARKER_REASON: Final = "Nats-Marker-Reason"
 _LOST_ERRORS: Final = (nats.errors.Error, OSError, TimeoutError)
 
 
@@ -154,4 +152,4 @@ class LeaderLock:
 
 def _is_marker(headers: dict[str, str] | None) -> bool:
     """A delete, a purge, or a server-placed expiry marker: the lock is free."""
-    return bool(headers) and (_KV_OPERATION in headers or _MARKER_REASON in headers)  # type: ignore[operator]
+    return bool(headers) and (names.HEADER_KV_OPERATION in headers or names.HEADER_MARKER_REASON in headers)  # type: ignore[operator]

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from typing import Any, Final
+from typing import Any
 
 from loguru import logger
 
-from naq.protocol import ScheduleRecord, ScheduleStatus, SerializationError
+from naq.protocol import ScheduleRecord, ScheduleStatus, SerializationError, names
 
 __all__ = ["Due", "ScheduleView"]
 
-_DELETES: Final = frozenset({"DEL", "PURGE"})
 
 Due = tuple[ScheduleRecord, int]
 """A schedule to fire now and the revision it was read at."""
@@ -57,7 +56,7 @@ class ScheduleView:
             if revision <= forgotten:
                 return
             del self._forgotten[entry.key]
-        if entry.operation in _DELETES or not entry.value:
+        if entry.operation in names.KV_DELETE_OPERATIONS or not entry.value:
             self.records.pop(entry.key, None)
             return
         try:

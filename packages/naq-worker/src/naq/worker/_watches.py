@@ -16,14 +16,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from naq.protocol import JobStatus, JobStatusRecord, ResultStatus, SerializationError
+from naq.protocol import JobStatus, JobStatusRecord, ResultStatus, SerializationError, names
 
 __all__ = ["CancelledJobs", "WaitingIndex"]
 
 _RECENT_SECONDS: Final = 10.0
 """How long a worker remembers the jobs it ended, for dependents whose parking it sees late."""
-
-_DELETES: Final = frozenset({"DEL", "PURGE"})
 
 
 class WaitingIndex:
@@ -43,7 +41,7 @@ class WaitingIndex:
     def on_entry(self, entry: Any) -> None:
         """Apply one watched key."""
         dependency, _, dependent = entry.key.partition(".")
-        if entry.operation in _DELETES:
+        if entry.operation in names.KV_DELETE_OPERATIONS:
             dependents = self._dependents.get(dependency)
             if dependents is not None:
                 dependents.discard(dependent)
@@ -76,7 +74,7 @@ class CancelledJobs:
 
     def on_entry(self, entry: Any) -> None:
         """Apply one watched status."""
-        if entry.operation in _DELETES or not entry.value:
+        if entry.operation in names.KV_DELETE_OPERATIONS or not entry.value:
             self.ids.discard(entry.key)
             return
         try:
