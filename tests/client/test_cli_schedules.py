@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.js.errors
 import pytest
 from loguru import logger
 from typer.testing import CliRunner, Result
 
 import naq.client
+from harness.schedules import schedule_record
 from naq.client import Queue, ScheduleRecord, ScheduleStatus, Settings, cli
-from naq.protocol import names
 
 FUNC = "harness.jobs:add"
 """The job function of the schedules (never run: no scheduler here)."""
@@ -60,19 +59,9 @@ async def naq_cli(settings: Settings, *args: str) -> Result:
     return await asyncio.to_thread(CliRunner().invoke, cli.app, command)
 
 
-async def stored(js: Any, schedule_id: str) -> ScheduleRecord | None:
-    """The record of ``schedule_id`` read straight from the bucket; None if there is none."""
-    kv = await js.key_value(names.SCHEDULES_BUCKET)
-    try:
-        entry = await kv.get(schedule_id)
-    except nats.js.errors.KeyNotFoundError:  # also KeyDeletedError
-        return None
-    return ScheduleRecord.decode(entry.value) if entry.value else None
-
-
 async def must_exist(js: Any, schedule_id: str) -> ScheduleRecord:
     """The stored record of ``schedule_id``; fails the test if there is none."""
-    record = await stored(js, schedule_id)
+    record = await schedule_record(js, schedule_id)
     assert record is not None, f"no record {schedule_id!r}"
     return record
 
@@ -172,7 +161,7 @@ async def test_job_control_cancel_deletes_the_record(schedules: Settings, js: An
     result = await naq_cli(schedules, "job-control", "once", "cancel")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "cancelled once"
-    assert await stored(js, "once") is None
+    assert await schedule_record(js, "once") is None
     again = await naq_cli(schedules, "job-control", "once", "cancel")
     assert again.exit_code == EXIT_FAILED
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import nats.js.errors
 import pytest
 
 import naq.client
+from harness.schedules import schedule_record
 from naq.client import (
     ConfigurationError,
     JobCancelledError,
@@ -69,16 +69,6 @@ async def queue(test_settings: Settings) -> AsyncIterator[Queue]:
     await naq.client.close()
 
 
-async def stored(js: Any, schedule_id: str) -> ScheduleRecord | None:
-    """The record of ``schedule_id`` read straight from the ``naq_scheduled_jobs`` bucket; None if gone."""
-    kv = await js.key_value(names.SCHEDULES_BUCKET)
-    try:
-        entry = await kv.get(schedule_id)
-    except nats.js.errors.KeyNotFoundError:  # also KeyDeletedError
-        return None
-    return ScheduleRecord.decode(entry.value) if entry.value else None
-
-
 async def overwrite(js: Any, record: ScheduleRecord) -> None:
     """Put ``record`` in the bucket as a scheduler would have left it (e.g. with runs or failures)."""
     kv = await js.key_value(names.SCHEDULES_BUCKET)
@@ -87,7 +77,7 @@ async def overwrite(js: Any, record: ScheduleRecord) -> None:
 
 async def must_exist(js: Any, schedule_id: str) -> ScheduleRecord:
     """The stored record of ``schedule_id``; fails the test if there is none."""
-    record = await stored(js, schedule_id)
+    record = await schedule_record(js, schedule_id)
     assert record is not None, f"no record {schedule_id!r} in {names.SCHEDULES_BUCKET}"
     return record
 
@@ -338,7 +328,7 @@ async def test_cancel_deletes_the_record(queue: Queue, js: Any) -> None:
     handle = await queue.schedule(FUNC, 1, 2, interval=60)
     kept = await queue.schedule(FUNC, 1, 2, interval=120)
     assert await cancel_scheduled_job(handle.schedule_id, nats_url=queue.settings.nats_url) is True
-    assert await stored(js, handle.schedule_id) is None
+    assert await schedule_record(js, handle.schedule_id) is None
     assert await ids_listed(nats_url=queue.settings.nats_url) == [kept.schedule_id]
     assert await handle.cancel() is False
     with pytest.raises(JobNotFoundError):
@@ -350,7 +340,7 @@ async def test_concurrent_cancels_of_one_schedule_report_a_single_cancel(queue: 
     handle = await queue.schedule(FUNC, 1, 2, interval=60)
     results = await asyncio.gather(*(queue.cancel_scheduled_job(handle.schedule_id) for _ in range(3)))
     assert sorted(results) == [False, False, True]
-    assert await stored(js, handle.schedule_id) is None
+    assert await schedule_record(js, handle.schedule_id) is None
 
 
 async def test_cancel_scheduled_job_of_a_one_off_run_ends_its_job_as_cancelled(queue: Queue, js: Any) -> None:
@@ -358,7 +348,7 @@ async def test_cancel_scheduled_job_of_a_one_off_run_ends_its_job_as_cancelled(q
     # (as cancel_job does) instead of leaving result() waiting for a run that will never come.
     job = await queue.enqueue_in(60, FUNC, 1, 2)
     assert await queue.cancel_scheduled_job(job.job_id) is True
-    assert await stored(js, job.job_id) is None
+    assert await schedule_record(js, job.job_id) is None
     with pytest.raises(JobCancelledError):
         await job.result(timeout=2)
 
@@ -542,7 +532,7 @@ async def test_cancel_job_cancels_a_pending_one_off_run(queue: Queue, js: Any) -
     url = queue.settings.nats_url
     job = await queue.enqueue_in(60, FUNC, 1, 2)
     assert await cancel_job(job.job_id, nats_url=url) is True
-    assert await stored(js, job.job_id) is None
+    assert await schedule_record(js, job.job_id) is None
     assert await list_scheduled_jobs(nats_url=url) == []
     with pytest.raises(JobCancelledError):
         await job.result(timeout=5)
@@ -617,7 +607,7 @@ async def test_a_cancelled_schedule_is_never_written_back(queue: Queue, js: Any)
         await handle.modify(interval=30)
     assert await handle.pause() is False
     assert await handle.resume() is False
-    assert await stored(js, handle.schedule_id) is None
+    assert await schedule_record(js, handle.schedule_id) is None
     assert await list_scheduled_jobs(nats_url=queue.settings.nats_url) == []
 
 
@@ -628,7 +618,7 @@ async def test_a_cancel_racing_modifies_leaves_no_record(queue: Queue, js: Any) 
     assert results[5] is True
     unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, JobNotFoundError)]
     assert unexpected == []
-    assert await stored(js, handle.schedule_id) is None
+    assert await schedule_record(js, handle.schedule_id) is None
 
 
 # --- the _sync twins ------------------------------------------------------------------------------

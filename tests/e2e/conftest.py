@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,3 +28,20 @@ async def run_worker(test_settings: Settings, js: Any) -> AsyncIterator[WorkerRu
 def queue(test_settings: Settings) -> Queue:
     """The default queue, with the test settings."""
     return Queue(settings=test_settings)
+
+
+@pytest.fixture
+def client_env(naq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The test process's client uses the same NAQ_* settings as the worker subprocesses."""
+    for key, value in naq_env.items():
+        if key.startswith("NAQ_"):
+            monkeypatch.setenv(key, value)
+    return naq_env
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """Where record_run writes its side effects."""
+    directory = tmp_path / "runs"
+    directory.mkdir()
+    return directory

@@ -145,27 +145,10 @@ def run_pids(directory: Path, tag: str) -> list[int]:
 
 
 @pytest.fixture
-def client_env(naq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The test process's client uses the same NAQ_* settings as the worker subprocesses."""
-    for key, value in naq_env.items():
-        if key.startswith("NAQ_"):
-            monkeypatch.setenv(key, value)
-    return naq_env
-
-
-@pytest.fixture
 async def queue(client_env: dict[str, str]) -> AsyncIterator[Queue]:
     """The default queue, with the settings of ``client_env``; its connection is closed afterwards."""
     yield Queue(QUEUE)
     await naq.client.close()
-
-
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Path:
-    """Where record_run writes its side effects."""
-    directory = tmp_path / "runs"
-    directory.mkdir()
-    return directory
 
 
 # --- many jobs, many workers ---------------------------------------------------------------------
