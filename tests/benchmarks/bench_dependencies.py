@@ -36,7 +36,7 @@ for path in (TESTS_DIR, Path(__file__).resolve().parent):
 
 import nats  # noqa: E402
 import nats.errors  # noqa: E402
-from run import Processes, emit, note, percentile, rounded, running  # noqa: E402
+from run import Processes, emit, latency_summary, note, rounded, running  # noqa: E402
 
 from harness.jetstream_api import delete_all_streams  # noqa: E402
 from harness.processes import console_script  # noqa: E402
@@ -48,16 +48,6 @@ from naq.protocol import ResultRecord, Settings  # noqa: E402
 
 CONCURRENCY = 10
 TARGETS = {"release": ("p50_ms", 100.0), "dependency_failed": ("p50_ms", 1000.0), "cancel_running": ("p50_ms", 1000.0)}
-
-
-def latency_summary(samples_s: list[float]) -> dict[str, Any]:
-    ms = [s * 1000 for s in samples_s]
-    return {
-        "samples": len(ms),
-        "p50_ms": rounded(percentile(ms, 0.5)),
-        "p99_ms": rounded(percentile(ms, 0.99)),
-        "max_ms": rounded(max(ms)),
-    }
 
 
 async def result_of(settings: Settings, job_id: str, timeout: float = 30.0) -> ResultRecord:

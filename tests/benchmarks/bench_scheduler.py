@@ -38,7 +38,7 @@ for path in (TESTS_DIR, Path(__file__).resolve().parent):
 
 import nats  # noqa: E402
 import nats.js.errors  # noqa: E402
-from run import Processes, emit, note, percentile, rounded, running  # noqa: E402
+from run import Processes, emit, latency_summary, note, rounded, running  # noqa: E402
 
 from harness.jetstream_api import delete_all_streams  # noqa: E402
 from harness.processes import console_script  # noqa: E402
@@ -140,17 +140,6 @@ async def bench_raw_publish(nc: Any, samples: int) -> list[float]:
         out.append(time.perf_counter() - begin)
     await js.delete_stream("raw_bench")
     return out
-
-
-def latency_summary(samples_s: list[float]) -> dict[str, Any]:
-    """p50/p99/max in milliseconds."""
-    ms = [s * 1000 for s in samples_s]
-    return {
-        "samples": len(ms),
-        "p50_ms": rounded(percentile(ms, 0.50)),
-        "p99_ms": rounded(percentile(ms, 0.99)),
-        "max_ms": rounded(max(ms)),
-    }
 
 
 async def one_run(args: argparse.Namespace, server: NatsServer, processes: Processes, run: int) -> dict[str, Any]:

@@ -296,6 +296,17 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[index]
 
 
+def latency_summary(samples_s: list[float]) -> dict[str, Any]:
+    """p50/p99/max in milliseconds of ``samples_s`` (seconds)."""
+    ms = [s * 1000 for s in samples_s]
+    return {
+        "samples": len(ms),
+        "p50_ms": rounded(percentile(ms, 0.50)),
+        "p99_ms": rounded(percentile(ms, 0.99)),
+        "max_ms": rounded(max(ms)),
+    }
+
+
 # --- the benchmarks --------------------------------------------------------------------------------
 
 

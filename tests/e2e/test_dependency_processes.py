@@ -18,7 +18,7 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,16 @@ import naq.client
 from harness import jobs
 from harness.processes import ProcessGroup
 from harness.waiting import async_wait_for
+from harness.worker_processes import (
+    consumer_state,
+    result_record,
+    running_on,
+    spawn_worker,
+    wait_registered,
+    worker_logs,
+)
 from naq.client import Job, JobStatus, Queue
-from naq.protocol import JobEnvelope, ResultRecord, SerializationError
+from naq.protocol import JobEnvelope, SerializationError
 
 QUEUE = "default"
 JOBS_STREAM = "naq_jobs"
@@ -39,50 +47,6 @@ RESULTS_BUCKET = "naq_results"
 WAITING_BUCKET = "naq_waiting"
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def spawn_worker(
-    processes: ProcessGroup, env: Mapping[str, str], name: str, concurrency: int = 1, queues: Sequence[str] = (QUEUE,)
-) -> subprocess.Popen[bytes]:
-    """Start ``naq-worker QUEUES... --concurrency N --name NAME``."""
-    return processes.spawn("naq-worker", *queues, "--concurrency", str(concurrency), "--name", name, env=dict(env))
-
-
-def worker_logs(processes: ProcessGroup, workers: Sequence[subprocess.Popen[bytes]], tail: int = 6000) -> str:
-    """The end of every worker's log, for assertion messages."""
-    return "\n".join(f"--- worker pid {p.pid} (exit {p.poll()}):\n{processes.output(p)[-tail:]}" for p in workers)
-
-
-async def wait_registered(
-    processes: ProcessGroup, workers: Mapping[str, subprocess.Popen[bytes]], timeout: float = 30.0
-) -> None:
-    """Wait until every worker named in ``workers`` is in ``list_workers``; fail if one exits first."""
-
-    async def all_registered() -> bool:
-        for name, process in workers.items():
-            if process.poll() is not None:
-                raise AssertionError(f"worker {name} exited early:\n{worker_logs(processes, [process])}")
-        return set(workers) <= {w.worker_id for w in await naq.client.list_workers()}
-
-    await async_wait_for(all_registered, timeout=timeout, interval=0.1, what=f"workers {sorted(workers)} registered")
-
-
-async def running_on(job_id: str) -> str | None:
-    """The id of the worker whose heartbeat says it runs ``job_id``, if any."""
-    for worker in await naq.client.list_workers():
-        if job_id in worker.current_jobs:
-            return worker.worker_id
-    return None
-
-
-async def result_record(js: Any, job_id: str) -> ResultRecord | None:
-    """The raw result record of ``job_id`` in ``naq_results``, read with plain nats-py."""
-    try:
-        bucket = await js.key_value(RESULTS_BUCKET)
-        entry = await bucket.get(job_id)
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-        return None
-    return ResultRecord.decode(entry.value) if entry.value else None
 
 
 async def is_parked(js: Any, dependency_id: str, dependent_id: str) -> bool:
@@ -102,12 +66,6 @@ async def parked_keys(js: Any) -> list[str]:
         return list(await bucket.keys())
     except nats.js.errors.NoKeysError:
         return []
-
-
-async def consumer_state(js: Any, queue: str = QUEUE) -> tuple[int, int]:
-    """(num_pending, num_ack_pending) of ``queue``'s consumer."""
-    info = await js.consumer_info(JOBS_STREAM, f"naq-worker-{queue}")
-    return info.num_pending, info.num_ack_pending
 
 
 async def wait_consumer_drained(js: Any, timeout: float, why: str, queue: str = QUEUE) -> None:

@@ -16,18 +16,26 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nats.js.errors
 import pytest
 
 import naq.client
 from harness import jobs
 from harness.processes import ProcessGroup, console_script
 from harness.waiting import async_wait_for
+from harness.worker_processes import (
+    consumer_state,
+    live_worker_ids,
+    result_record,
+    running_on,
+    spawn_worker,
+    wait_registered,
+    worker_logs,
+)
 from naq.client import Job, JobExecutionError, JobStatus, Queue
 from naq.protocol import ResultRecord, Settings
 
@@ -68,69 +76,6 @@ async def run_cli(*args: str, env: Mapping[str, str], script: str = "naq", timeo
         raise AssertionError(f"{script} {' '.join(args)} did not finish within {timeout} s") from None
     assert process.returncode is not None
     return Ran(process.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
-
-
-def spawn_worker(
-    processes: ProcessGroup,
-    env: Mapping[str, str],
-    name: str,
-    *extra: str,
-    concurrency: int = 1,
-) -> subprocess.Popen[bytes]:
-    """Start ``naq-worker default --concurrency N --name NAME EXTRA...``."""
-    return processes.spawn(
-        "naq-worker", QUEUE, "--concurrency", str(concurrency), "--name", name, *extra, env=dict(env)
-    )
-
-
-def worker_logs(processes: ProcessGroup, workers: Sequence[subprocess.Popen[bytes]], tail: int = 6000) -> str:
-    """The end of every worker's log, for assertion messages."""
-    parts = []
-    for process in workers:
-        parts.append(f"--- worker pid {process.pid} (exit {process.poll()}):\n{processes.output(process)[-tail:]}")
-    return "\n".join(parts)
-
-
-async def live_worker_ids() -> set[str]:
-    return {worker.worker_id for worker in await naq.client.list_workers()}
-
-
-async def wait_registered(
-    processes: ProcessGroup, workers: dict[str, subprocess.Popen[bytes]], timeout: float = 30.0
-) -> None:
-    """Wait until every worker named in ``workers`` is in ``list_workers``; fail if one exits first."""
-
-    async def all_registered() -> bool:
-        for name, process in workers.items():
-            if process.poll() is not None:
-                raise AssertionError(f"worker {name} exited early:\n{worker_logs(processes, [process])}")
-        return set(workers) <= await live_worker_ids()
-
-    await async_wait_for(all_registered, timeout=timeout, interval=0.1, what=f"workers {sorted(workers)} registered")
-
-
-async def running_on(job_id: str) -> str | None:
-    """The id of the worker whose heartbeat says it runs ``job_id``, if any."""
-    for worker in await naq.client.list_workers():
-        if job_id in worker.current_jobs:
-            return worker.worker_id
-    return None
-
-
-async def result_record(js: Any, job_id: str) -> ResultRecord | None:
-    """The raw result record of ``job_id`` in ``naq_results``, read with plain nats-py."""
-    try:
-        bucket = await js.key_value(RESULTS_BUCKET)
-        entry = await bucket.get(job_id)
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-        return None
-    return ResultRecord.decode(entry.value) if entry.value else None
-
-
-async def consumer_state(js: Any) -> tuple[int, int]:
-    """(num_pending, num_ack_pending) of the default queue's consumer."""
-    info = await js.consumer_info(JOBS_STREAM, CONSUMER)
-    return info.num_pending, info.num_ack_pending
 
 
 def run_pids(directory: Path, tag: str) -> list[int]:

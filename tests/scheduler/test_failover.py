@@ -79,6 +79,18 @@ async def observe(seconds: float, processes: ProcessGroup, running: Mapping[str,
         await asyncio.sleep(0.1)
 
 
+async def firing_with_three_schedulers(
+    processes: ProcessGroup, env: Mapping[str, str], queue: Queue, nc: Any, js: Any
+) -> tuple[list[ScheduledJob], dict[str, Any], str]:
+    """20 schedules and three schedulers ``a``, ``b``, ``c``, once the leader has fired a round:
+    (the schedules, the scheduler processes by name, the leader's name)."""
+    schedules = await make_schedules(queue, 20)
+    running = spawn_schedulers(processes, env, ["a", "b", "c"])
+    first = await wait_leader(js, processes, running)
+    await async_wait_for(lambda: _runs(nc, 20), timeout=10, what="the leader fires")
+    return schedules, running, first
+
+
 @pytest.fixture
 def queue(test_settings: Any) -> Queue:
     """The default queue, with the test settings."""
@@ -88,10 +100,7 @@ def queue(test_settings: Any) -> Queue:
 async def test_kill_9_of_the_leader_mid_stream_enqueues_every_run_once_and_a_standby_leads_in_time(
     processes: ProcessGroup, naq_env: dict[str, str], queue: Queue, nc: Any, js: Any
 ) -> None:
-    schedules = await make_schedules(queue, 20)
-    running = spawn_schedulers(processes, naq_env, ["a", "b", "c"])
-    first = await wait_leader(js, processes, running)
-    await async_wait_for(lambda: _runs(nc, 20), timeout=10, what="the leader fires")
+    schedules, running, first = await firing_with_three_schedulers(processes, naq_env, queue, nc, js)
     await observe(1.5, processes, running)
     running[first].kill()
     killed_at = time.monotonic()
@@ -138,10 +147,7 @@ async def test_a_clean_stop_of_the_leader_hands_over_within_one_poll(
 async def test_a_frozen_leader_that_wakes_after_a_takeover_enqueues_nothing_twice(
     processes: ProcessGroup, naq_env: dict[str, str], queue: Queue, nc: Any, js: Any
 ) -> None:
-    schedules = await make_schedules(queue, 20)
-    running = spawn_schedulers(processes, naq_env, ["a", "b", "c"])
-    first = await wait_leader(js, processes, running)
-    await async_wait_for(lambda: _runs(nc, 20), timeout=10, what="the leader fires")
+    schedules, running, first = await firing_with_three_schedulers(processes, naq_env, queue, nc, js)
     frozen = running[first]
     frozen.send_signal(signal.SIGSTOP)
     try:

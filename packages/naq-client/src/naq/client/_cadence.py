@@ -28,7 +28,7 @@ from croniter import CroniterError, croniter
 
 from naq.protocol import ConfigurationError, ScheduleRecord
 
-__all__ = ["Cadence", "check_cron", "check_interval", "check_repeat", "parse_time", "time_zone"]
+__all__ = ["Cadence", "check_cron", "check_interval", "check_repeat", "check_seconds", "parse_time", "time_zone"]
 
 _MAX_CANDIDATES: Final = 20_000
 """Most cron matches looked at for one due time: around a daylight-saving change, matches that map
@@ -63,14 +63,20 @@ def check_cron(expression: object, cron_tz: str | None = None) -> str:
     return expression.strip()
 
 
-def check_interval(interval: object) -> float:
-    """Seconds from a number or ``timedelta``; ``ValueError`` (a ``ConfigurationError``) unless > 0."""
-    seconds = interval.total_seconds() if isinstance(interval, timedelta) else interval
+def check_seconds(value: object, what: str, *, allow_zero: bool) -> float:
+    """Seconds from a number or ``timedelta``; ``ConfigurationError`` (a ``ValueError``) naming ``what``
+    unless finite and > 0 (>= 0 with ``allow_zero``)."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
-        raise ConfigurationError(f"interval must be a number of seconds or a timedelta, got {interval!r}")
-    if seconds <= 0:
-        raise ConfigurationError(f"interval must be > 0 seconds, got {interval!r}")
+        raise ConfigurationError(f"{what} must be a number of seconds or a timedelta, got {value!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ConfigurationError(f"{what} must be {'>= 0' if allow_zero else '> 0'} seconds, got {value!r}")
     return float(seconds)
+
+
+def check_interval(interval: object) -> float:
+    """A schedule's interval in seconds (a number or ``timedelta``, > 0)."""
+    return check_seconds(interval, "interval", allow_zero=False)
 
 
 def check_repeat(repeat: object) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ import nats.errors
 import nats.js.errors
 
 from naq.client._acks import publish_acked
-from naq.client._cadence import parse_time
+from naq.client._cadence import check_repeat, check_seconds, parse_time
 from naq.client._connection import Connection, get_connection
 from naq.client._dependencies import decide, dependency_states, park
 from naq.client._events import announce_jobs
@@ -24,13 +25,15 @@ from naq.client._resources import ensure_stream
 from naq.client._schedules import (
     ScheduledJob,
     cancel_schedule,
-    delay_seconds,
+    check_cadence,
     list_schedules,
     modify_schedule,
     new_one_off,
     new_recurring,
+    new_schedule_id,
     pause_schedule,
     resume_schedule,
+    scheduled_job,
     store_schedule,
 )
 from naq.client.testing import active_runner
@@ -323,7 +326,8 @@ class Queue:
         the past runs at the scheduler's next tick. Needs a running ``naq-scheduler``.
         """
         options, call_kwargs = split_options(kwargs, func_kwargs)
-        record = new_one_off(func, args, call_kwargs, options, self.name, self.settings, parse_time(when, "when"))
+        run_at = parse_time(when, "when")
+        record = new_one_off(scheduled_job(func, args, call_kwargs, options, self.name, self.settings), run_at)
         await store_schedule(self.settings, record)
         return Job(record.job.job_id, self.name, self.settings)
 
@@ -337,7 +341,7 @@ class Queue:
         **kwargs: Any,
     ) -> Job:
         """Run ``func(*args, **kwargs)`` once after ``delay`` (a timedelta or seconds); see :meth:`enqueue_at`."""
-        run_at = time.time() + delay_seconds(delay)
+        run_at = time.time() + check_seconds(delay, "delay", allow_zero=True)
         return await self.enqueue_at(run_at, func, *args, func_kwargs=func_kwargs, **kwargs)
 
     async def schedule(
@@ -373,19 +377,11 @@ class Queue:
                 raise ConfigurationError("give schedule_id or job_id (its original-naq name), not both")
             schedule_id = kwargs.pop("job_id")
         options, call_kwargs = split_options(kwargs, func_kwargs)
-        record = new_recurring(
-            func,
-            args,
-            call_kwargs,
-            options,
-            self.name,
-            self.settings,
-            schedule_id=schedule_id,
-            cron=cron,
-            cron_tz=cron_tz,
-            interval=interval,
-            repeat=repeat,
-        )
+        cadence = check_cadence(cron, cron_tz, interval)
+        repeat = check_repeat(repeat)
+        options = dataclasses.replace(options, job_id=new_schedule_id(schedule_id))
+        job = scheduled_job(func, args, call_kwargs, options, self.name, self.settings)
+        record = new_recurring(job, cadence, repeat)
         await store_schedule(self.settings, record)
         return ScheduledJob(record.schedule_id, self.name, self.settings)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
-import nats.errors
 import nats.js.errors
 from loguru import logger
 from nats.js.kv import KeyValue
@@ -21,6 +20,7 @@ from nats.js.kv import KeyValue
 from naq.client._connection import Connection
 from naq.client._kv_cas import kv_write_if
 from naq.client._resources import ensure_bucket
+from naq.client._watch import KeyWatch
 from naq.protocol import (
     ConfigurationError,
     JobEnvelope,
@@ -194,23 +194,21 @@ async def _revision(kv: KeyValue, key: str) -> int | None:
 
 async def read_all_schedules(connection: Connection) -> list[StoredSchedule]:
     """Every schedule record now in the bucket (undecodable ones are logged and skipped)."""
-    kv = await schedules_kv(connection)
-    watcher = await kv.watchall(ignore_deletes=True)
     found: list[StoredSchedule] = []
+
+    def collect(entry: Any) -> None:
+        if watch.ready.is_set() or entry.operation in names.KV_DELETE_OPERATIONS or not entry.value:
+            return  # only what was there when the listing began; deleted keys are not schedules
+        try:
+            found.append((ScheduleRecord.decode(entry.value), int(entry.revision or 0)))
+        except SerializationError as exc:
+            logger.warning("skipping undecodable schedule record {}: {}", entry.key, exc)
+
+    watch = KeyWatch(await schedules_kv(connection), collect, meta_only=False)
     try:
-        while True:
-            try:
-                entry = await watcher.updates(timeout=_LIST_TIMEOUT)
-            except nats.errors.TimeoutError:
-                raise NaqConnectionError("the schedules bucket did not answer in time") from None
-            if entry is None:
-                break
-            if not entry.value:
-                continue
-            try:
-                found.append((ScheduleRecord.decode(entry.value), int(entry.revision or 0)))
-            except SerializationError as exc:
-                logger.warning("skipping undecodable schedule record {}: {}", entry.key, exc)
+        await watch.start(timeout=_LIST_TIMEOUT)
+    except TimeoutError:
+        raise NaqConnectionError("the schedules bucket did not answer in time") from None
     finally:
-        await watcher.stop()
+        await watch.stop()
     return found

@@ -12,7 +12,6 @@ in-memory schedules instead.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,13 +49,15 @@ __all__ = [
     "MODIFIABLE",
     "ScheduledJob",
     "cancel_schedule",
-    "delay_seconds",
+    "check_cadence",
     "list_schedules",
     "modify_schedule",
     "new_one_off",
     "new_recurring",
+    "new_schedule_id",
     "pause_schedule",
     "resume_schedule",
+    "scheduled_job",
     "store_schedule",
 ]
 
@@ -113,17 +114,10 @@ class ScheduledJob:
 # --- new records --------------------------------------------------------------------------------
 
 
-def delay_seconds(delay: object) -> float:
-    """Seconds from a ``timedelta`` or a number; ``ConfigurationError`` if negative or not a number."""
-    seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
-        raise ConfigurationError(f"a delay must be a timedelta or a number of seconds >= 0, got {delay!r}")
-    return float(seconds)
-
-
-def _template(
+def scheduled_job(
     func: Callable_, args: Sequence[Any], kwargs: Mapping[str, Any], options: JobOptions, queue: str, settings: Settings
 ) -> JobEnvelope:
+    """The job a schedule runs: ``enqueue``'s envelope, which must use the json serializer."""
     if (options.serializer or settings.job_serializer) != "json":
         raise ConfigurationError(
             "scheduled jobs are kept as JSON records, so they need the json serializer (pass serializer='json')"
@@ -131,59 +125,44 @@ def _template(
     return build_envelope(func, args, kwargs, options, queue, settings)
 
 
-def new_one_off(
-    func: Callable_,
-    args: Sequence[Any],
-    kwargs: Mapping[str, Any],
-    options: JobOptions,
-    queue: str,
-    settings: Settings,
-    run_at: float,
-) -> ScheduleRecord:
-    """The record of one run of ``func`` at ``run_at`` (Unix seconds), keyed by the job's id."""
-    job = _template(func, args, kwargs, options, queue, settings)
+def new_one_off(job: JobEnvelope, run_at: float) -> ScheduleRecord:
+    """The record of one run of ``job`` at ``run_at`` (Unix seconds), keyed by the job's id."""
     return ScheduleRecord(schedule_id=job.job_id, job=job, next_run_at=run_at, created_at=time.time())
 
 
-def new_recurring(
-    func: Callable_,
-    args: Sequence[Any],
-    kwargs: Mapping[str, Any],
-    options: JobOptions,
-    queue: str,
-    settings: Settings,
-    *,
-    schedule_id: str | None,
-    cron: str | None,
-    cron_tz: str | None,
-    interval: float | timedelta | None,
-    repeat: int | None,
-) -> ScheduleRecord:
-    """The record of a cron or interval schedule; errors at the call for a bad cadence."""
+def check_cadence(cron: str | None, cron_tz: str | None, interval: float | timedelta | None) -> Cadence:
+    """The cadence of a recurring schedule; errors at the call for a bad one."""
     if (cron is None) == (interval is None):
         raise ConfigurationError("schedule() needs exactly one of cron= and interval=")
     if cron_tz is not None and cron is None:
         raise ConfigurationError("cron_tz only applies to cron schedules")
-    cadence = Cadence(
+    return Cadence(
         cron=None if cron is None else check_cron(cron, cron_tz),
         cron_tz=cron_tz,
         interval=None if interval is None else check_interval(interval),
     )
-    repeat = check_repeat(repeat)
+
+
+def new_schedule_id(schedule_id: str | None) -> str:
+    """``schedule_id`` checked, or a fresh random one."""
     sid = new_job_id() if schedule_id is None else schedule_id
     try:
-        validate_schedule_id(sid)
+        return validate_schedule_id(sid)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
-    job = _template(func, args, kwargs, dataclasses.replace(options, job_id=sid), queue, settings)
+
+
+def new_recurring(job: JobEnvelope, cadence: Cadence, repeat: int | None) -> ScheduleRecord:
+    """The record of a recurring schedule of ``job`` (whose id is the schedule id); ``repeat``
+    already checked (``check_repeat``)."""
     now = time.time()
     return ScheduleRecord(
-        schedule_id=sid,
+        schedule_id=job.job_id,
         job=job,
         next_run_at=cadence.first_run(now),
         created_at=now,
         cron=cadence.cron,
-        cron_tz=cron_tz,
+        cron_tz=cadence.cron_tz,
         interval=cadence.interval,
         repeat=repeat,
     )
@@ -309,11 +288,14 @@ async def cancel_schedule(settings: Settings, schedule_id: str) -> bool:
     try:
         stored = await read_schedule(connection, schedule_id)
     except SerializationError:
-        stored = None  # an undecodable record is still deleted
-    if stored is not None and stored[0].one_off:
+        return await delete_schedule(connection, schedule_id)  # an undecodable record is still deleted
+    if stored is None:
+        return False
+    if stored[0].one_off:
         # A delayed job not yet fired ends as cancelled, exactly as through cancel_job.
         return await cancel_job(connection, schedule_id)
-    return await delete_schedule(connection, schedule_id)
+    # At the revision just read; only if it changed meanwhile, read again (a concurrent cancel wins).
+    return await delete_schedule(connection, schedule_id, stored[1]) or await delete_schedule(connection, schedule_id)
 
 
 async def list_schedules(
