@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ for path in (TESTS_DIR, Path(__file__).resolve().parent):
 
 import nats  # noqa: E402
 import nats.errors  # noqa: E402
-from run import Processes, emit, latency_summary, note, rounded, running  # noqa: E402
+from run import Processes, emit, latency_summary, note, rounded, running, runs_on_a_server  # noqa: E402
 
 from harness.jetstream_api import delete_all_streams  # noqa: E402
 from harness.processes import console_script  # noqa: E402
@@ -164,17 +165,10 @@ async def one_run(args: argparse.Namespace, server: NatsServer, processes: Proce
 
 
 async def bench_main(args: argparse.Namespace, workdir: Path) -> None:
-    server = NatsServer(workdir / "nats", name="naq-bench-deps")
-    processes = Processes(workdir)
-    runs = []
-    try:
-        server.start()
-        server.wait_healthy()
-        for run in range(1, args.runs + 1):
-            runs.append(await one_run(args, server, processes, workdir, run))
-    finally:
-        processes.close()
-        server.stop()
+    def this_run(server: NatsServer, processes: Processes, run: int) -> Awaitable[dict[str, Any]]:
+        return one_run(args, server, processes, workdir, run)
+
+    runs = await runs_on_a_server(workdir, "naq-bench-deps", args.runs, this_run)
     raw_p50 = statistics.median(r["raw_delivery"]["p50_ms"] for r in runs)
     for benchmark in ("release", "dependency_failed", "cancel_running", "raw_delivery"):
         p50 = statistics.median(r[benchmark]["p50_ms"] for r in runs)

@@ -307,6 +307,25 @@ def latency_summary(samples_s: list[float]) -> dict[str, Any]:
     }
 
 
+async def runs_on_a_server(
+    workdir: Path, name: str, runs: int, one_run: Callable[[NatsServer, Processes, int], Awaitable[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Start a nats-server, await ``one_run(server, processes, run)`` for runs 1..``runs``, then stop
+    the server and every process the runs started (on error too); the runs' results in order."""
+    server = NatsServer(workdir / "nats", name=name)
+    processes = Processes(workdir)
+    results = []
+    try:
+        server.start()
+        server.wait_healthy()
+        for run in range(1, runs + 1):
+            results.append(await one_run(server, processes, run))
+    finally:
+        processes.close()
+        server.stop()
+    return results
+
+
 # --- the benchmarks --------------------------------------------------------------------------------
 
 
