@@ -25,6 +25,7 @@ import naq.client
 from harness.jobs import add, always_fail, fail_times, record_run, runs
 from harness.processes import ProcessGroup
 from harness.waiting import async_wait_for
+from harness.worker_processes import wait_consumer_drained
 from harness.worker_runner import WorkerRunner, holds_for
 from naq.client import (
     DependencyFailedError,
@@ -35,7 +36,6 @@ from naq.client import (
 )
 from naq.protocol.subjects import waiting_key
 
-CONSUMER = ("naq_jobs", "naq-worker-default")
 MAX_JOB_SECONDS = 20.0
 """Longest any job below runs if it is never cancelled (bounds their loops and sleeps)."""
 
@@ -100,12 +100,6 @@ async def expect_dependency_failed(job: naq.client.Job, dependency: naq.client.J
     assert await job.status() == JobStatus.FAILED
 
 
-async def queue_drained(js: Any) -> bool:
-    """True once the queue's consumer has nothing pending and nothing unacknowledged."""
-    info = await js.consumer_info(*CONSUMER)
-    return info.num_pending == 0 and info.num_ack_pending == 0
-
-
 async def is_running(job: naq.client.Job) -> bool:
     return await job.status() == JobStatus.RUNNING
 
@@ -135,7 +129,7 @@ async def test_a_cancelled_queued_job_never_runs(
         marker = await queue.enqueue(record_run, directory, "marker")
         assert await marker.result(timeout=15) == "marker"
         # The cancelled job's message was delivered too, and ended without running (acked, not left).
-        await async_wait_for(lambda: queue_drained(js), timeout=10, what="the queue drained")
+        await wait_consumer_drained(js, 10, "the queue drained")
         assert not run_worker.task(worker).done()
 
     assert runs(directory, "cancelled") == []

@@ -7,6 +7,7 @@ when their dependencies end; a failed or cancelled dependency fails them with
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from harness.jobs import always_fail, fail_times, record_run, runs, sleep_then_record
 from harness.waiting import async_wait_for
+from harness.worker_processes import wait_consumer_drained
 from harness.worker_runner import WorkerRunner, holds_for
 from naq.client import ConfigurationError, DependencyFailedError, JobExecutionError, JobStatus, Queue, Settings
 from naq.protocol import EventKind, EventRecord
@@ -156,9 +158,17 @@ async def test_a_failed_dependency_is_not_redelivered_in_a_loop(
             await a.result(timeout=10)
         with pytest.raises(DependencyFailedError):
             await b.result(timeout=5)
-        # Nothing more is delivered: the consumer has nothing pending or unacknowledged.
+        # A's message is acknowledged just after its dependents are failed, so B's result can be
+        # read a moment before that ack lands.
+        await wait_consumer_drained(js, 5, "every delivery acknowledged")
         info = await js.consumer_info("naq_jobs", "naq-worker-default")
-        assert (info.num_pending, info.num_ack_pending, info.num_redelivered) == (0, 0, 0)
+        assert info.num_redelivered == 0
+        # Nothing more is delivered afterwards: no redelivery loop for the failed dependency.
+        delivered = info.delivered.consumer_seq
+        for _ in range(10):
+            later = await js.consumer_info("naq_jobs", "naq-worker-default")
+            assert (later.delivered.consumer_seq, later.num_redelivered) == (delivered, 0)
+            await asyncio.sleep(0.1)
     assert len(runs(tmp_path, "a")) == 1
 
 

@@ -35,6 +35,7 @@ from harness.worker_processes import (
     result_record,
     running_on,
     spawn_worker,
+    wait_consumer_drained,
     wait_registered,
     worker_logs,
 )
@@ -66,19 +67,6 @@ async def parked_keys(js: Any) -> list[str]:
         return list(await bucket.keys())
     except nats.js.errors.NoKeysError:
         return []
-
-
-async def wait_consumer_drained(js: Any, timeout: float, why: str, queue: str = QUEUE) -> None:
-    """Wait until ``queue``'s consumer has nothing pending and nothing unacknowledged."""
-
-    async def drained() -> bool:
-        return await consumer_state(js, queue) == (0, 0)
-
-    try:
-        await async_wait_for(drained, timeout=timeout, interval=0.1, what=why)
-    except TimeoutError:
-        state = await consumer_state(js, queue)
-        raise AssertionError(f"{why}: consumer of {queue} (pending, ack pending) = {state}") from None
 
 
 def run_lines(directory: Path, tag: str) -> list[tuple[float, int]]:

@@ -33,6 +33,7 @@ from harness.worker_processes import (
     result_record,
     running_on,
     spawn_worker,
+    wait_consumer_drained,
     wait_registered,
     worker_logs,
 )
@@ -119,7 +120,7 @@ async def test_three_workers_run_300_jobs_exactly_once(
     twice = {tag: n for tag, n in counts.items() if n != 1}
     assert not twice, f"jobs that did not run exactly once: {twice}"
     # Everything was acked, so nothing can come back later and run a second time.
-    assert await consumer_state(js) == (0, 0)
+    await wait_consumer_drained(js, 10, "every message acked")
     pids = {pid for tag in tags for pid in run_pids(run_dir, tag)}
     assert pids <= {p.pid for p in workers.values()}
     assert len(pids) >= 2, f"the jobs were shared between the worker processes, got pids {pids}"
@@ -156,7 +157,7 @@ async def test_sigkill_mid_job_another_worker_completes_it_after_the_ack_wait(
     assert record.worker_id == survivor
     assert record.attempts == 1, "a crash is not a failed attempt"
     assert run_pids(run_dir, "slow") == [workers[survivor].pid], "the killed worker never finished it"
-    assert await consumer_state(js) == (0, 0)
+    await wait_consumer_drained(js, 10, "the redelivered message acked")
     assert await job.status() == JobStatus.COMPLETED
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "result_record",
     "running_on",
     "spawn_worker",
+    "wait_consumer_drained",
     "wait_registered",
     "worker_logs",
 ]
@@ -89,3 +90,20 @@ async def consumer_state(js: Any, queue: str = QUEUE) -> tuple[int, int]:
     """(num_pending, num_ack_pending) of ``queue``'s consumer."""
     info = await js.consumer_info("naq_jobs", f"naq-worker-{queue}")
     return info.num_pending, info.num_ack_pending
+
+
+async def wait_consumer_drained(js: Any, timeout: float, why: str, queue: str = QUEUE) -> None:
+    """Wait until ``queue``'s consumer has nothing pending and nothing unacknowledged.
+
+    A result is written before its message is acked, so a test that has just read a result waits
+    here rather than asserting the consumer's state at once.
+    """
+
+    async def drained() -> bool:
+        return await consumer_state(js, queue) == (0, 0)
+
+    try:
+        await async_wait_for(drained, timeout=timeout, interval=0.1, what=why)
+    except TimeoutError:
+        state = await consumer_state(js, queue)
+        raise AssertionError(f"{why}: consumer of {queue} (pending, ack pending) = {state}") from None
