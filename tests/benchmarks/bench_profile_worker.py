@@ -21,6 +21,7 @@ import cProfile
 import io
 import json
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -76,8 +77,12 @@ async def one_pass(
     profile: cProfile.Profile | None,
     function: str = NOOP,
     args: tuple = (),
-) -> float:
-    """Enqueue ``jobs``, then time (and optionally profile) one worker draining them; returns jobs/s."""
+) -> tuple[float, float]:
+    """Enqueue ``jobs``, then time (and optionally profile) one worker draining them.
+
+    Returns (jobs/s, CPU microseconds per job of this process: the worker and the small result
+    observer). CPU per job is the steadier figure on a shared machine.
+    """
     url = server.url
     nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
     try:
@@ -100,11 +105,13 @@ async def one_pass(
         await nc.flush()
         worker = Worker("default", concurrency=concurrency, settings=settings, allowed_modules=["harness"])
         start = time.perf_counter()
+        cpu_start = time.process_time()
         if profile is not None:
             profile.enable()
         task = asyncio.create_task(worker.run(install_signal_handlers=False))
         try:
             finished = await asyncio.wait_for(done, 300)
+            cpu = time.process_time() - cpu_start
         finally:
             if profile is not None:
                 profile.disable()
@@ -112,7 +119,7 @@ async def one_pass(
             await asyncio.wait_for(task, 60)
             await sub.unsubscribe()
             await close()
-        return jobs / (finished - start)
+        return jobs / (finished - start), cpu / jobs * 1e6
     finally:
         await nc.close()
 
@@ -122,6 +129,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--passes", type=int, default=1, help="unprofiled passes before the profiled one (medians)")
+    parser.add_argument("--no-profile", action="store_true", help="only the unprofiled passes")
     parser.add_argument("--function", default=NOOP, help="job function (default harness.jobs:noop)")
     parser.add_argument("--args-json", default="[]", help="its positional arguments as a JSON list")
     parser.add_argument(
@@ -143,10 +152,16 @@ def main() -> int:
         try:
             server.start()
             server.wait_healthy()
-            rate = asyncio.run(one_pass(server, args.jobs, args.concurrency, None, *call))
-            print(f"unprofiled: {rate:.0f} jobs/s (worker startup included)")
+            passes = [asyncio.run(one_pass(server, args.jobs, args.concurrency, None, *call)) for _ in range(args.passes)]
+            rates, cpus = sorted(rate for rate, _ in passes), sorted(cpu for _, cpu in passes)
+            print(
+                f"unprofiled: {statistics.median(rates):.0f} jobs/s, {statistics.median(cpus):.0f} us CPU/job "
+                f"(median of {len(passes)}; worker startup included; rates {[round(r) for r in rates]})"
+            )
+            if args.no_profile:
+                return 0
             profile = cProfile.Profile()
-            rate = asyncio.run(one_pass(server, args.jobs, args.concurrency, profile, *call))
+            rate, _ = asyncio.run(one_pass(server, args.jobs, args.concurrency, profile, *call))
             print(f"profiled: {rate:.0f} jobs/s")
         finally:
             server.stop()

@@ -33,6 +33,8 @@ _SWEEP_EVERY: Final = 0.25
 
 _NO_RESPONDERS: Final = "503"
 
+_PLAIN_ACK_KEYS: Final = frozenset({"stream", "seq", "duplicate", "domain"})
+
 
 class AckedPublisher:
     """One connection's acknowledged publishes: a reply subscription and the futures waiting on it."""
@@ -80,7 +82,7 @@ class AckedPublisher:
             reply = json.loads(message.data)
             if "error" in reply:
                 nats.js.errors.APIError.from_error(reply["error"])  # raises the matching subclass
-            future.set_result(api.PubAck.from_response(reply))
+            future.set_result(_pub_ack(reply))
         except Exception as exc:  # a refusal, or a reply that is not JSON
             future.set_exception(exc)
 
@@ -95,6 +97,13 @@ class AckedPublisher:
                 if future is not None and not future.done():
                     future.set_exception(nats.errors.TimeoutError())
         deadlines.clear()
+
+
+def _pub_ack(reply: dict[str, Any]) -> api.PubAck:
+    # The common reply built directly: ``PubAck.from_response`` walks the dataclass fields each time.
+    if reply.keys() <= _PLAIN_ACK_KEYS:
+        return api.PubAck(**reply)
+    return api.PubAck.from_response(reply)
 
 
 async def publish_acked(

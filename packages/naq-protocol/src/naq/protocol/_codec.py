@@ -34,6 +34,10 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""One decoder for every record: ``json.loads`` with an argument would build a new one per call."""
+
+
 def loads_object(data: bytes | bytearray | memoryview | str, what: str) -> dict[str, Any]:
     """Parse ``data`` as one JSON object, raising ``SerializationError`` for anything else."""
     if not isinstance(data, bytes | bytearray | memoryview | str):
@@ -42,7 +46,7 @@ def loads_object(data: bytes | bytearray | memoryview | str, what: str) -> dict[
         raise SerializationError(f"{what}: {len(data)} bytes is larger than any naq record")
     try:
         text = data if isinstance(data, str) else bytes(data).decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SerializationError(f"{what}: not valid UTF-8 JSON ({exc})") from None
     if not isinstance(value, dict):
@@ -100,9 +104,12 @@ def _compile(hint: Any) -> Converter:
         return _identity
     origin = get_origin(hint)
     if origin is Union or origin is types.UnionType:
-        options = [_compile(option) for option in get_args(hint)]
+        nullable = type(None) in get_args(hint)
+        options = [_compile(option) for option in get_args(hint) if option is not type(None)]
 
         def union(value: Any) -> Any:
+            if value is None and nullable:  # most optional fields are null: no failed tries first
+                return None
             for option in options:
                 try:
                     return option(value)

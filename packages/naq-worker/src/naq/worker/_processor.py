@@ -120,7 +120,6 @@ class JobProcessor:
     async def process(self, delivery: Delivery) -> None:
         """Handle one message to the end: it is acked, nak'd or handed to the dead-letter queue."""
         message = delivery.message
-        metadata = message.metadata
         try:
             envelope = JobEnvelope.decode(message.data)
         except SerializationError as exc:
@@ -129,7 +128,7 @@ class JobProcessor:
         delivery.job_id = envelope.job_id
         attempt = _header_attempt(message)
         status: JobStatusRecord | None = None
-        if metadata.num_delivered > 1:
+        if _delivery_count(message) > 1:
             accounted = await self._account_redelivery(delivery, envelope, attempt)
             if accounted is None:
                 return
@@ -535,6 +534,22 @@ class JobProcessor:
             await publish_event(
                 self.connection, EventKind.FAILED, delivery.queue, None, self.worker.worker_id, error=str(error)
             )
+
+
+_V1_ACK_TOKENS: Final = 9
+"""``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``"""
+
+
+def _delivery_count(message: Any) -> int:
+    """How often the message was delivered, from its ack subject.
+
+    Read on every delivery, so the common reply form is split here; nats-py's ``metadata`` also
+    parses a timestamp into a datetime the hot path never needs. Other forms go through it.
+    """
+    tokens = (message.reply or "").split(".")
+    if len(tokens) == _V1_ACK_TOKENS and tokens[1] == "ACK":
+        return int(tokens[4])
+    return message.metadata.num_delivered
 
 
 def _header_attempt(message: Any) -> int:
