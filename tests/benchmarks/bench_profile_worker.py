@@ -152,7 +152,9 @@ def main() -> int:
         try:
             server.start()
             server.wait_healthy()
-            passes = [asyncio.run(one_pass(server, args.jobs, args.concurrency, None, *call)) for _ in range(args.passes)]
+            passes = [
+                asyncio.run(one_pass(server, args.jobs, args.concurrency, None, *call)) for _ in range(args.passes)
+            ]
             rates, cpus = sorted(rate for rate, _ in passes), sorted(cpu for _, cpu in passes)
             print(
                 f"unprofiled: {statistics.median(rates):.0f} jobs/s, {statistics.median(cpus):.0f} us CPU/job "
