@@ -58,6 +58,7 @@ from harness.jetstream_api import delete_all_streams  # noqa: E402
 from harness.processes import console_script  # noqa: E402
 from harness.servers import NatsServer, nats_server_binary  # noqa: E402
 from naq.client import Queue, close  # noqa: E402
+from naq.client._options import JobOptions, build_envelope  # noqa: E402
 from naq.protocol import Settings, names  # noqa: E402
 
 NOOP = "harness.jobs:noop"
@@ -65,8 +66,14 @@ RAW_STREAM = "raw_jobs"
 RAW_SUBJECT_PREFIX = "raw.jobs"
 RAW_CONSUMER = "raw-worker"
 RAW_BUCKET = "raw_results"
-NAQ_PAYLOAD_SIZE = 383
-"""Bytes of a noop job's naq envelope (JSON); the raw job payload is padded to this size."""
+def naq_payload_size() -> int:
+    """Bytes of a noop job's naq envelope (JSON), as ``enqueue`` builds it: the raw job payload is
+    padded to this size, so both sides move the same bytes."""
+    envelope = build_envelope(NOOP, (), {}, JobOptions(), "default", Settings.from_env({}))
+    return len(envelope.encode())
+
+
+NAQ_PAYLOAD_SIZE = naq_payload_size()
 
 WARMUP_JOBS = 200
 LATENCY_WARMUP = 20

@@ -254,6 +254,9 @@ _EDGE_NUMBERS = st.sampled_from(
 )
 _ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates included
 _KEYS = st.text(max_size=8) | st.sampled_from(_FIELD_NAMES)
+# Keys no record knows: added to a record's object, they must be ignored. (A known field's name
+# is not "extra" even where the encoding left the field out: compact records omit defaults.)
+_UNKNOWN_KEYS = st.text(max_size=8).filter(lambda key: key not in _FIELD_NAMES)
 
 
 def _scalars(*, finite: bool) -> st.SearchStrategy[Any]:
@@ -437,7 +440,8 @@ def extra_keys(data: st.DataObject, cls: type[Record]) -> Mangled:
     others = [path for path in _paths(obj) if isinstance(_get(obj, path), dict) and path not in records]
     path = data.draw(st.sampled_from(records + others), label="object")
     node = _get(obj, path)
-    extra = data.draw(st.dictionaries(_KEYS, _MOSTLY_SCALARS, min_size=1, max_size=3), label="extra")
+    keys = _UNKNOWN_KEYS if path in records else _KEYS
+    extra = data.draw(st.dictionaries(keys, _MOSTLY_SCALARS, min_size=1, max_size=3), label="extra")
     assume(not set(extra) & set(node))
     node.update(extra)
     return Mangled(_as_input(data, obj, strict_json=True), equals=record if path in records else None)

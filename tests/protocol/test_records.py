@@ -540,6 +540,32 @@ def test_job_envelope_round_trip_property(job: JobEnvelope) -> None:
     assert JobEnvelope.decode(data).encode() == data
 
 
+def test_a_job_envelope_leaves_out_the_options_that_hold_their_defaults() -> None:
+    plain = JobEnvelope(job_id="j1", queue="default", function="m:f", payload={"args": [], "kwargs": {}}, enqueued_at=1.0)
+    assert set(json.loads(plain.encode())) == {"v", "record", "job_id", "queue", "function", "payload", "enqueued_at"}
+    assert JobEnvelope.decode(plain.encode()) == plain
+
+    tuned = dataclasses.replace(plain, max_retries=2, retry_delay=(1.0, 2.0), timeout=5.0, depends_on=("j0",))
+    obj = json.loads(tuned.encode())
+    assert {key: obj[key] for key in ("max_retries", "retry_delay", "timeout", "depends_on")} == {
+        "max_retries": 2,
+        "retry_delay": [1.0, 2.0],
+        "timeout": 5.0,
+        "depends_on": ["j0"],
+    }
+    assert "retry_strategy" not in obj
+    assert JobEnvelope.decode(tuned.encode()) == tuned
+
+
+def test_a_job_inside_a_dead_letter_record_is_encoded_whole() -> None:
+    job = JobEnvelope(job_id="j1", queue="default", function="m:f", payload=None, enqueued_at=1.0)
+    failed = FailedJobRecord(job=job, error=ErrorInfo(type="builtins:ValueError", message="x"), attempts=1, failed_at=2.0)
+    nested = json.loads(failed.encode())["job"]
+    assert {"max_retries", "retry_delay", "timeout", "payload"} <= set(nested), "readable as stored"
+    assert nested["payload"] is None
+    assert JobEnvelope.decode(job.encode()) == job, "a null payload is still encoded (it has no default)"
+
+
 # --- decoding errors ----------------------------------------------------------------------------
 
 

@@ -229,6 +229,18 @@ def _defaults(cls: type) -> tuple[tuple[str, Any, Callable[[], Any] | None], ...
     )
 
 
+_REQUIRED = object()
+
+
+@cache
+def _plain_defaults(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, default) of each field of record class ``cls``; a sentinel for fields without a
+    plain default (required, or a default factory), which are therefore always encoded."""
+    return tuple(
+        (f.name, _REQUIRED if f.default is dataclasses.MISSING else f.default) for f in dataclasses.fields(cls)
+    )
+
+
 @cache
 def _fields(cls: type) -> tuple[tuple[str, Converter, bool], ...]:
     """(name, converter, required) of each field of record class ``cls``."""
@@ -251,6 +263,10 @@ class Record:
     """
 
     KIND: ClassVar[str]
+    OMIT_DEFAULTS: ClassVar[bool] = False
+    """Whether :meth:`encode` leaves out fields that hold their default: set for records sent in
+    bulk (the job envelope), so most of an ordinary job's options never travel. Nested records are
+    always encoded whole."""
 
     @classmethod
     def trusted(cls, **values: Any) -> Self:
@@ -277,10 +293,22 @@ class Record:
     def _shallow(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name, _, _ in _fields(type(self))}
 
+    def _compact(self) -> dict[str, Any]:
+        """The fields without those that hold their plain default (decoding restores them)."""
+        fields: dict[str, Any] = {}
+        for name, default in _plain_defaults(type(self)):
+            value = getattr(self, name)
+            # ``type`` too: 0 == False == 0.0, and a default must come back with its own type.
+            if value is default or (type(value) is type(default) and value == default):
+                continue
+            fields[name] = value
+        return fields
+
     def encode(self) -> bytes:
-        """The record as versioned JSON bytes."""
+        """The record as versioned JSON bytes (compact for classes with ``OMIT_DEFAULTS``)."""
         try:
-            return dumps({"v": SCHEMA_VERSION, "record": self.KIND, **self._shallow()})
+            fields = self._compact() if self.OMIT_DEFAULTS else self._shallow()
+            return dumps({"v": SCHEMA_VERSION, "record": self.KIND, **fields})
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"{self.KIND} record cannot be encoded as JSON: {exc}") from None
 

@@ -33,6 +33,7 @@ class JobEnvelope(Record):
     """
 
     KIND: ClassVar[str] = "job"
+    OMIT_DEFAULTS: ClassVar[bool] = True
 
     job_id: str
     queue: str

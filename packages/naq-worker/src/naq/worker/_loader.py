@@ -21,7 +21,17 @@ class JobRejectedError(Exception):
 def _module_allowed(module: str, allowed: tuple[str, ...] | None) -> bool:
     if allowed is None:
         return True
-    return any(module == prefix or module.startswith(prefix + ".") for prefix in allowed)
+    key = (module, allowed)
+    verdict = _allowed.get(key)
+    if verdict is None:
+        verdict = any(module == prefix or module.startswith(prefix + ".") for prefix in allowed)
+        if len(_allowed) < _MAX_REMEMBERED:  # bounded: module names come from messages
+            _allowed[key] = verdict
+    return verdict
+
+
+_MAX_REMEMBERED = 4096
+_allowed: dict[tuple[str, tuple[str, ...]], bool] = {}
 
 
 _resolved: dict[str, Callable[..., Any]] = {}
