@@ -66,6 +66,8 @@ RAW_STREAM = "raw_jobs"
 RAW_SUBJECT_PREFIX = "raw.jobs"
 RAW_CONSUMER = "raw-worker"
 RAW_BUCKET = "raw_results"
+
+
 def naq_payload_size() -> int:
     """Bytes of a noop job's naq envelope (JSON), as ``enqueue`` builds it: the raw job payload is
     padded to this size, so both sides move the same bytes."""

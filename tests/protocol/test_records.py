@@ -541,7 +541,8 @@ def test_job_envelope_round_trip_property(job: JobEnvelope) -> None:
 
 
 def test_a_job_envelope_leaves_out_the_options_that_hold_their_defaults() -> None:
-    plain = JobEnvelope(job_id="j1", queue="default", function="m:f", payload={"args": [], "kwargs": {}}, enqueued_at=1.0)
+    payload = {"args": [], "kwargs": {}}
+    plain = JobEnvelope(job_id="j1", queue="default", function="m:f", payload=payload, enqueued_at=1.0)
     assert set(json.loads(plain.encode())) == {"v", "record", "job_id", "queue", "function", "payload", "enqueued_at"}
     assert JobEnvelope.decode(plain.encode()) == plain
 
@@ -559,7 +560,8 @@ def test_a_job_envelope_leaves_out_the_options_that_hold_their_defaults() -> Non
 
 def test_a_job_inside_a_dead_letter_record_is_encoded_whole() -> None:
     job = JobEnvelope(job_id="j1", queue="default", function="m:f", payload=None, enqueued_at=1.0)
-    failed = FailedJobRecord(job=job, error=ErrorInfo(type="builtins:ValueError", message="x"), attempts=1, failed_at=2.0)
+    error = ErrorInfo(type="builtins:ValueError", message="x")
+    failed = FailedJobRecord(job=job, error=error, attempts=1, failed_at=2.0)
     nested = json.loads(failed.encode())["job"]
     assert {"max_retries", "retry_delay", "timeout", "payload"} <= set(nested), "readable as stored"
     assert nested["payload"] is None
