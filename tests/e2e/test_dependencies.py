@@ -199,7 +199,7 @@ async def test_status_transitions_are_in_the_event_stream(
 
     async def on_event(message: Any) -> None:
         record = EventRecord.decode(message.data)
-        seen.append((record.job_id or "", record.kind))
+        seen.extend((job_id, record.kind) for job_id in record.job_ids)
 
     subscription = await nc.subscribe("naq.events.default.>", cb=on_event)
     try:

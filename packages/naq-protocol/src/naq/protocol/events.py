@@ -20,6 +20,11 @@ class EventRecord(Record):
     ``kind`` is an :class:`~naq.protocol.names.EventKind` or
     :class:`~naq.protocol.names.SystemEventKind` value; ``data`` holds kind-specific details such
     as the attempt number, the error or the duration. ``at`` is Unix seconds (UTC).
+
+    One event may stand for many jobs: ``enqueued`` from ``enqueue_many`` and ``completed`` from a
+    worker whose jobs finished together carry no ``job_id`` but ``data["job_ids"]`` (a batched
+    ``completed`` also ``attempts``, ``started_at`` and ``durations``, one entry per id).
+    :attr:`job_ids` gives the ids either way.
     """
 
     KIND: ClassVar[str] = "event"
@@ -40,3 +45,13 @@ class EventRecord(Record):
         if self.worker_id is not None:
             validate_worker_id(self.worker_id)
         check_non_negative("at", self.at)
+
+    @property
+    def job_ids(self) -> tuple[str, ...]:
+        """The ids of the jobs this event is about: its ``job_id``, or a batch's ``data["job_ids"]``."""
+        if self.job_id is not None:
+            return (self.job_id,)
+        ids = self.data.get("job_ids")
+        if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+            return tuple(ids)
+        return ()

@@ -351,16 +351,7 @@ class JobProcessor:
                     return
             await delivery.message.ack()
             worker.processed += 1
-            await publish_event(
-                self.connection,
-                EventKind.COMPLETED,
-                envelope.queue,
-                envelope.job_id,
-                worker.worker_id,
-                attempt=attempt,
-                started_at=started,
-                duration=record.finished_at - started,
-            )
+            worker.completions.add(envelope.queue, envelope.job_id, attempt, started, record.finished_at - started)
         await worker.call_hooks("after_job", context, None)
 
     async def _call(

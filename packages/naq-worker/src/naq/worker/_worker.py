@@ -42,6 +42,7 @@ from naq.protocol import (
     validate_worker_id,
 )
 from naq.protocol.subjects import control_filter
+from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
 from naq.worker._heartbeat import Heartbeat
 from naq.worker._processor import Delivery, JobProcessor
@@ -144,6 +145,7 @@ class Worker:
         self.failed = 0
         self.started_at = 0.0
         self.connection: Connection
+        self.completions: CompletionEvents
         self.registry: Any = None
         self.slots = Slots(concurrency)
         self._running: dict[asyncio.Task[None], Delivery] = {}
@@ -226,6 +228,7 @@ class Worker:
         self._threads = JobThreads(self.concurrency)
         self._store = JobStore(connection)
         self._processor = JobProcessor(self, self._store, self._run_call)
+        self.completions = CompletionEvents(connection, self.worker_id)
         if self.allowed_modules is None:
             logger.warning("no allowed modules set: this worker runs any importable function it is sent")
         await self.call_hooks("on_startup", self.state)
@@ -435,6 +438,7 @@ class Worker:
         if not hasattr(self, "_heartbeat"):
             return
         await self.call_hooks("on_shutdown", self.state)
+        await self.completions.close()
         await self._heartbeat.stop()
         await publish_system_event(self.connection, SystemEventKind.WORKER_STOPPED, self.worker_id)
         await self.connection.nc.flush()
