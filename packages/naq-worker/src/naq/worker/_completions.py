@@ -81,22 +81,17 @@ class CompletionEvents:
 
     async def _publish(self, queue: str, batch: _Batch, part: slice) -> None:
         job_ids = batch.job_ids[part]
-        if len(job_ids) == 1:
-            [job_id], [attempt], [started_at], [duration] = (
-                job_ids,
-                batch.attempts[part],
-                batch.started_at[part],
-                batch.durations[part],
-            )
+        if len(job_ids) == 1:  # the usual per-job event
+            i = part.start
             await publish_event(
                 self._connection,
                 EventKind.COMPLETED,
                 queue,
-                job_id,
+                job_ids[0],
                 self._worker_id,
-                attempt=attempt,
-                started_at=started_at,
-                duration=duration,
+                attempt=batch.attempts[i],
+                started_at=batch.started_at[i],
+                duration=batch.durations[i],
             )
             return
         data: dict[str, Any] = {
