@@ -37,7 +37,7 @@ for path in (TESTS_DIR, Path(__file__).resolve().parent):
 
 import nats  # noqa: E402
 import nats.errors  # noqa: E402
-from run import Processes, emit, latency_summary, note, rounded, running, runs_on_a_server  # noqa: E402
+from run import Processes, below_target, emit, latency_summary, note, rounded, running, runs_on_a_server  # noqa: E402
 
 from harness.jetstream_api import delete_all_streams  # noqa: E402
 from harness.processes import console_script  # noqa: E402
@@ -179,11 +179,8 @@ async def bench_main(args: argparse.Namespace, workdir: Path) -> None:
             "p50_ms_median": rounded(p50),
             "p99_ms_median": rounded(statistics.median(r[benchmark]["p99_ms"] for r in runs)),
             "p50_ratio_over_raw_delivery": rounded(p50 / raw_p50),
+            **below_target(TARGETS, benchmark, p50),
         }
-        if benchmark in TARGETS:
-            metric, limit = TARGETS[benchmark]
-            summary["target"] = f"{metric} < {limit:g}"
-            summary["target_met"] = p50 < limit
         emit(**summary)
 
 

@@ -316,6 +316,15 @@ def latency_summary(samples_s: list[float]) -> dict[str, Any]:
     }
 
 
+def below_target(targets: dict[str, tuple[str, float]], benchmark: str, value: float) -> dict[str, Any]:
+    """A summary's ``target`` and ``target_met`` for a target ``metric < limit`` (nothing when
+    ``benchmark`` has no target)."""
+    if benchmark not in targets:
+        return {}
+    metric, limit = targets[benchmark]
+    return {"target": f"{metric} < {limit:g}", "target_met": value < limit}
+
+
 async def runs_on_a_server(
     workdir: Path, name: str, runs: int, one_run: Callable[[NatsServer, Processes, int], Awaitable[dict[str, Any]]]
 ) -> list[dict[str, Any]]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.servers import NatsServer
 from harness.waiting import async_wait_for
+from naq.protocol import Record
 from naq.protocol.resources import ConsumerSpec, StreamSpec
 
-__all__ = ["create_consumer", "create_stream", "delete_all_streams", "js_api", "stream_info"]
+R = TypeVar("R", bound=Record)
+
+__all__ = ["create_consumer", "create_stream", "delete_all_streams", "js_api", "kv_record", "stream_info"]
 
 
 async def js_api(nc: Any, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -45,3 +48,14 @@ async def delete_all_streams(nc: Any, server: NatsServer) -> None:
     await async_wait_for(
         lambda: not server.stream_removals_pending(), timeout=10, interval=0.01, what="deleted streams' files removed"
     )
+
+
+async def kv_record(js: Any, bucket: str, key: str, cls: type[R]) -> R | None:
+    """The record at ``key`` in KV ``bucket``, read with plain nats-py; ``None`` if there is none."""
+    import nats.js.errors  # the tests that read records have nats-py; not every harness user does
+
+    try:
+        entry = await (await js.key_value(bucket)).get(key)
+    except nats.js.errors.NotFoundError:  # no bucket, no key, or a deleted key
+        return None
+    return cls.decode(entry.value) if entry.value else None

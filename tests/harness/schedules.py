@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from harness.jetstream_api import kv_record
 from naq.protocol import JobEnvelope, LeaderLockRecord, ScheduleRecord, SerializationError
 
 __all__ = ["due_millis", "leader", "published_runs", "run_due_times", "schedule_record"]
@@ -66,26 +67,13 @@ def run_due_times(counts: Counter[str], schedule_id: str) -> list[float]:
 
 async def leader(js: Any) -> str | None:
     """Instance id of the scheduler holding the leader lock now, if any."""
-    import nats.js.errors  # harness modules import nats-py lazily
-
     try:
-        bucket = await js.key_value("naq_scheduler_lock")
-        entry = await bucket.get("leader_lock")
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.NotFoundError, nats.js.errors.KeyNotFoundError):
-        return None
-    try:
-        return LeaderLockRecord.decode(entry.value or b"").instance_id
+        lock = await kv_record(js, "naq_scheduler_lock", "leader_lock", LeaderLockRecord)
     except SerializationError:
-        return None  # an expiry marker: nobody holds it
+        return None  # not a lock record: nobody holds it
+    return None if lock is None else lock.instance_id  # None also for an expiry marker (no value)
 
 
 async def schedule_record(js: Any, schedule_id: str) -> ScheduleRecord | None:
     """The stored record of ``schedule_id``, or ``None`` if there is none."""
-    import nats.js.errors
-
-    try:
-        bucket = await js.key_value("naq_scheduled_jobs")
-        entry = await bucket.get(schedule_id)
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.NotFoundError, nats.js.errors.KeyNotFoundError):
-        return None
-    return ScheduleRecord.decode(entry.value) if entry.value else None
+    return await kv_record(js, "naq_scheduled_jobs", schedule_id, ScheduleRecord)

@@ -10,9 +10,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import nats.js.errors
-
 import naq.client
+from harness.jetstream_api import kv_record
 from harness.processes import ProcessGroup
 from harness.waiting import async_wait_for
 from naq.protocol import ResultRecord
@@ -78,12 +77,7 @@ async def running_on(job_id: str) -> str | None:
 
 async def result_record(js: Any, job_id: str) -> ResultRecord | None:
     """The raw result record of ``job_id`` in ``naq_results``, read with plain nats-py."""
-    try:
-        bucket = await js.key_value("naq_results")
-        entry = await bucket.get(job_id)
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-        return None
-    return ResultRecord.decode(entry.value) if entry.value else None
+    return await kv_record(js, "naq_results", job_id, ResultRecord)
 
 
 async def consumer_state(js: Any, queue: str = QUEUE) -> tuple[int, int]:
