@@ -44,10 +44,14 @@ from naq.protocol.errors import (
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
+    JobTooLargeError,
+    MessageTooLargeError,
     NaqConnectionError,
     NaqError,
     NaqException,
+    PartialEnqueueError,
     QueueFullError,
+    ResultTooLargeError,
     SerializationError,
 )
 
@@ -101,9 +105,13 @@ __all__ = [
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
+    "JobTooLargeError",
+    "MessageTooLargeError",
     "NaqConnectionError",
     "NaqError",
     "NaqException",
+    "PartialEnqueueError",
     "QueueFullError",
+    "ResultTooLargeError",
     "SerializationError",
 ]

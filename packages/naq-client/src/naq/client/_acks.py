@@ -5,7 +5,9 @@ timer and a wrapper) per message. On the hot paths (a producer's bulk enqueue, a
 writes) many publishes are in flight at once, so one connection keeps one reply subscription
 (``<inbox>.*``), a future per publish, and one sweeper task that fails the futures whose deadline
 passed. Errors are nats-py's own: ``APIError`` subclasses for a refused message,
-``NoStreamResponseError`` when no stream captures the subject, ``TimeoutError`` on no answer.
+``NoStreamResponseError`` when no stream captures the subject, ``TimeoutError`` on no answer;
+and naq's ``MessageTooLargeError`` before sending a message the server would refuse for its size
+(which would close the connection).
 
 (``js.publish_async`` is not used: in nats-py 2.16 its future never completes when the server
 refuses a message, which would hold a job's slot forever.)
@@ -25,8 +27,9 @@ import nats.js.errors
 from nats.js import api
 
 from naq.client._connection import Connection
+from naq.protocol import MessageTooLargeError, message_size
 
-__all__ = ["AckedPublisher", "publish_acked"]
+__all__ = ["AckedPublisher", "check_size", "publish_acked"]
 
 _SWEEP_EVERY: Final = 0.25
 """Seconds between looks for publishes whose acknowledgement is overdue."""
@@ -53,6 +56,7 @@ class AckedPublisher:
         self, subject: str, data: bytes, headers: dict[str, str] | None = None, timeout: float = 10.0
     ) -> api.PubAck:
         """Publish to JetStream and return its acknowledgement (raising as ``js.publish`` would)."""
+        check_size(self._nc, subject, data, headers)
         if self._subscription is None:
             async with self._lock:
                 if self._subscription is None:
@@ -97,6 +101,19 @@ class AckedPublisher:
                 if future is not None and not future.done():
                     future.set_exception(nats.errors.TimeoutError())
         deadlines.clear()
+
+
+def check_size(nc: Any, subject: str, data: bytes, headers: dict[str, str] | None) -> None:
+    """``MessageTooLargeError`` if the server would refuse the message for its size (payload and
+    header block, over the connected server's ``max_payload``)."""
+    size = message_size(data, headers)
+    limit = nc.max_payload
+    if size > limit:
+        raise MessageTooLargeError(
+            f"a message of {size} bytes for {subject} is over the server's max payload of {limit} bytes",
+            size,
+            limit,
+        )
 
 
 def _pub_ack(reply: dict[str, Any]) -> api.PubAck:

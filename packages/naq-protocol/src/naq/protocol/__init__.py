@@ -12,10 +12,14 @@ from naq.protocol.errors import (
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
+    JobTooLargeError,
+    MessageTooLargeError,
     NaqConnectionError,
     NaqError,
     NaqException,
+    PartialEnqueueError,
     QueueFullError,
+    ResultTooLargeError,
     SerializationError,
 )
 from naq.protocol.events import EventRecord
@@ -49,6 +53,7 @@ from naq.protocol.results import (
 from naq.protocol.schedule import LeaderLockRecord, ScheduleRecord
 from naq.protocol.serializers import JsonSerializer, PickleSerializer, Serializer, get_serializer
 from naq.protocol.settings import Settings
+from naq.protocol.sizes import message_size
 from naq.protocol.status import JobStatusRecord
 
 __all__ = [
@@ -60,10 +65,14 @@ __all__ = [
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
+    "JobTooLargeError",
+    "MessageTooLargeError",
     "NaqConnectionError",
     "NaqError",
     "NaqException",
+    "PartialEnqueueError",
     "QueueFullError",
+    "ResultTooLargeError",
     "SerializationError",
     # ids
     "new_job_id",
@@ -115,4 +124,5 @@ __all__ = [
     "Settings",
     "StreamSpec",
     "config_differences",
+    "message_size",
 ]

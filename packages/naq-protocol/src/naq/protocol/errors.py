@@ -10,6 +10,10 @@ The hierarchy::
     │   └── JobCancelledError                       the job was cancelled
     ├── JobNotFoundError        (also LookupError)  no such job, or its result expired
     ├── QueueFullError                              the queue stream is at its size limit
+    ├── MessageTooLargeError    (also ValueError)   a message is over the server's max payload
+    │   ├── JobTooLargeError                        a job (its arguments) is too large to enqueue
+    │   └── ResultTooLargeError                     a job's return value is too large to store
+    ├── PartialEnqueueError                         a bulk enqueue failed midway; says what went in
     └── NaqConnectionError      (also ConnectionError)  NATS could not be reached or was lost
 
 A wait that runs out raises the built-in ``TimeoutError``.
@@ -17,16 +21,23 @@ A wait that runs out raises the built-in ``TimeoutError``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = [
     "ConfigurationError",
     "DependencyFailedError",
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
+    "JobTooLargeError",
+    "MessageTooLargeError",
     "NaqConnectionError",
     "NaqError",
     "NaqException",
+    "PartialEnqueueError",
     "QueueFullError",
+    "ResultTooLargeError",
     "SerializationError",
 ]
 
@@ -83,6 +94,46 @@ class JobNotFoundError(NaqError, LookupError):
 
 class QueueFullError(NaqError):
     """The job stream reached its size limit (``NAQ_QUEUE_MAX_BYTES``); the job was not enqueued."""
+
+
+class MessageTooLargeError(NaqError, ValueError):
+    """A message is larger than the NATS server accepts (its ``max_payload``).
+
+    ``size`` counts the payload and the header block, as the server does; ``limit`` is the
+    server's ``max_payload``. Both in bytes.
+    """
+
+    def __init__(self, message: str, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+class JobTooLargeError(MessageTooLargeError):
+    """A job is larger than the server's max payload (usually its arguments); it was not enqueued.
+
+    Pass large data by reference (a path, a URL, an object store key) instead.
+    """
+
+
+class ResultTooLargeError(MessageTooLargeError):
+    """A job's return value is too large to be stored as its result; the job failed for good
+    (a retry would return the same value)."""
+
+
+class PartialEnqueueError(NaqError):
+    """A bulk enqueue failed after some of its jobs were enqueued.
+
+    ``enqueued`` holds the handles of the jobs that are on their queue (or parked on their
+    dependencies), ``not_enqueued`` the ids of those that may not be; enqueueing those ids again
+    (within the 2-minute duplicate window) cannot make a second copy of a job. The error that
+    stopped the enqueue is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, enqueued: Sequence[Any], not_enqueued: Sequence[str]) -> None:
+        super().__init__(message)
+        self.enqueued = list(enqueued)
+        self.not_enqueued = list(not_enqueued)
 
 
 class NaqConnectionError(NaqError, ConnectionError):

@@ -194,6 +194,8 @@ class Settings:
     scheduler_lock_ttl: int = _var("NAQ_SCHEDULER_LOCK_TTL", 10, _int, _at_least(1))
     scheduler_lock_renew_interval: float = _var("NAQ_SCHEDULER_LOCK_RENEW_INTERVAL", 3.0, _float, _positive)
     max_schedule_failures: int = _var("NAQ_MAX_SCHEDULE_FAILURES", 5, _int, _at_least(1))
+    min_schedule_interval: float = _var("NAQ_MIN_SCHEDULE_INTERVAL", 1.0, _float, _positive)
+    """Shortest ``interval`` a recurring schedule may have (inclusive); a policy tests may lower."""
     # storage
     replicas: int = _var("NAQ_REPLICAS", 1, _int, _between(1, 5))
     queue_max_bytes: int = _var("NAQ_QUEUE_MAX_BYTES", GIB, _int, _byte_limit)
