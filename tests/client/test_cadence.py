@@ -303,13 +303,24 @@ _NOT_POSITIVE_NUMBERS = [
 @pytest.mark.parametrize("interval", _NOT_POSITIVE_NUMBERS)
 def test_check_interval_rejects_what_is_not_a_positive_finite_number(interval: Any) -> None:
     with pytest.raises(ValueError, match="interval"):
-        check_interval(interval)
+        check_interval(interval, 0.001)
 
 
 def test_check_interval_takes_seconds_or_a_timedelta() -> None:
-    assert check_interval(1) == 1.0
-    assert check_interval(0.5) == 0.5
-    assert check_interval(timedelta(minutes=2)) == 120.0
+    assert check_interval(1, 1.0) == 1.0
+    assert check_interval(0.5, 0.1) == 0.5
+    assert check_interval(timedelta(minutes=2), 1.0) == 120.0
+
+
+@pytest.mark.parametrize("interval", [1e-9, 0.5, 0.999, timedelta(milliseconds=10)])
+def test_check_interval_refuses_what_is_below_the_floor(interval: Any) -> None:
+    with pytest.raises(ConfigurationError, match="shorter than NAQ_MIN_SCHEDULE_INTERVAL=1 s"):
+        check_interval(interval, 1.0)
+
+
+def test_the_interval_floor_is_inclusive() -> None:
+    assert check_interval(1.0, 1.0) == 1.0
+    assert check_interval(timedelta(seconds=1), 1.0) == 1.0
 
 
 @pytest.mark.parametrize("repeat", [0, -1, True, False, 1.5, 2.0, math.nan, math.inf, "3"])

@@ -28,7 +28,16 @@ from croniter import CroniterError, croniter
 
 from naq.protocol import ConfigurationError, ScheduleRecord
 
-__all__ = ["Cadence", "check_cron", "check_interval", "check_repeat", "check_seconds", "parse_time", "time_zone"]
+__all__ = [
+    "Cadence",
+    "check_cron",
+    "check_interval",
+    "check_repeat",
+    "check_seconds",
+    "interval_too_short",
+    "parse_time",
+    "time_zone",
+]
 
 _MAX_CANDIDATES: Final = 20_000
 """Most cron matches looked at for one due time: around a daylight-saving change, matches that map
@@ -74,9 +83,27 @@ def check_seconds(value: object, what: str, *, allow_zero: bool) -> float:
     return float(seconds)
 
 
-def check_interval(interval: object) -> float:
-    """A schedule's interval in seconds (a number or ``timedelta``, > 0)."""
-    return check_seconds(interval, "interval", allow_zero=False)
+def interval_too_short(interval: float, floor: float) -> str | None:
+    """Why ``interval`` is refused under the floor ``floor`` (``NAQ_MIN_SCHEDULE_INTERVAL``), or None.
+
+    The floor is inclusive: an interval equal to it is allowed.
+    """
+    if interval >= floor:
+        return None
+    return f"interval {interval:g} s is shorter than NAQ_MIN_SCHEDULE_INTERVAL={floor:g} s"
+
+
+def check_interval(interval: object, floor: float) -> float:
+    """A schedule's interval in seconds (a number or ``timedelta``), at least ``floor`` seconds.
+
+    ``floor`` is the settings' ``min_schedule_interval``: an interval of ``1e-9`` would have the
+    scheduler fire without pause, so intervals below it are a ``ConfigurationError``.
+    """
+    seconds = check_seconds(interval, "interval", allow_zero=False)
+    reason = interval_too_short(seconds, floor)
+    if reason is not None:
+        raise ConfigurationError(reason)
+    return seconds
 
 
 def check_repeat(repeat: object) -> int | None:

@@ -86,7 +86,12 @@ def job_control(
     job_id: Annotated[str, typer.Argument(help="The schedule's (or scheduled job's) id.")],
     action: Annotated[ControlAction, typer.Argument(help="cancel, pause, resume or reschedule.")],
     cron: Annotated[str | None, typer.Option("--cron", help="reschedule: a new cron expression.")] = None,
-    interval: Annotated[float | None, typer.Option("--interval", help="reschedule: a new interval, seconds.")] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval", help="reschedule: a new interval, seconds (at least NAQ_MIN_SCHEDULE_INTERVAL, default 1)."
+        ),
+    ] = None,
     repeat: Annotated[int | None, typer.Option("--repeat", help="reschedule: runs in all.")] = None,
     next_run: Annotated[
         str | None, typer.Option("--next-run", help="reschedule: the next run, ISO 8601 (naive = UTC).")

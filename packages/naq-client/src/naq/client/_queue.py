@@ -370,14 +370,15 @@ class Queue:
         derived from the schedule id and its due time. Runs missed while no scheduler led, or
         while paused, merge into one catch-up run. Errors at the call: ``ConfigurationError`` for
         cron and interval together or neither, or a bad cron expression (croniter's reason);
-        ``ValueError`` for a non-positive interval or repeat.
+        ``ValueError`` for a non-positive repeat, or an interval below ``NAQ_MIN_SCHEDULE_INTERVAL``
+        (1 s by default, inclusive).
         """
         if "job_id" in kwargs:
             if schedule_id is not None:
                 raise ConfigurationError("give schedule_id or job_id (its original-naq name), not both")
             schedule_id = kwargs.pop("job_id")
         options, call_kwargs = split_options(kwargs, func_kwargs)
-        cadence = check_cadence(cron, cron_tz, interval)
+        cadence = check_cadence(cron, cron_tz, interval, self.settings)
         repeat = check_repeat(repeat)
         options = dataclasses.replace(options, job_id=new_schedule_id(schedule_id))
         job = scheduled_job(func, args, call_kwargs, options, self.name, self.settings)

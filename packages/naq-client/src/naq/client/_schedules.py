@@ -130,8 +130,11 @@ def new_one_off(job: JobEnvelope, run_at: float) -> ScheduleRecord:
     return ScheduleRecord(schedule_id=job.job_id, job=job, next_run_at=run_at, created_at=time.time())
 
 
-def check_cadence(cron: str | None, cron_tz: str | None, interval: float | timedelta | None) -> Cadence:
-    """The cadence of a recurring schedule; errors at the call for a bad one."""
+def check_cadence(
+    cron: str | None, cron_tz: str | None, interval: float | timedelta | None, settings: Settings
+) -> Cadence:
+    """The cadence of a recurring schedule; errors at the call for a bad one (an interval below
+    ``settings.min_schedule_interval`` included)."""
     if (cron is None) == (interval is None):
         raise ConfigurationError("schedule() needs exactly one of cron= and interval=")
     if cron_tz is not None and cron is None:
@@ -139,7 +142,7 @@ def check_cadence(cron: str | None, cron_tz: str | None, interval: float | timed
     return Cadence(
         cron=None if cron is None else check_cron(cron, cron_tz),
         cron_tz=cron_tz,
-        interval=None if interval is None else check_interval(interval),
+        interval=None if interval is None else check_interval(interval, settings.min_schedule_interval),
     )
 
 
@@ -196,7 +199,7 @@ def _resumed(record: ScheduleRecord) -> ScheduleRecord | None:
     return dataclasses.replace(record, status=ScheduleStatus.ACTIVE, failures=0, last_error=None)
 
 
-def _modifier(changes: Mapping[str, Any], now: float) -> Callable[[ScheduleRecord], ScheduleRecord]:
+def _modifier(changes: Mapping[str, Any], now: float, floor: float) -> Callable[[ScheduleRecord], ScheduleRecord]:
     unknown = set(changes) - MODIFIABLE
     if unknown:
         raise ConfigurationError(
@@ -205,7 +208,7 @@ def _modifier(changes: Mapping[str, Any], now: float) -> Callable[[ScheduleRecor
     if changes.get("cron") is not None and changes.get("interval") is not None:
         raise ConfigurationError("a schedule takes one of cron= and interval=, not both")
     cron = changes.get("cron")
-    interval = None if changes.get("interval") is None else check_interval(changes["interval"])
+    interval = None if changes.get("interval") is None else check_interval(changes["interval"], floor)
     repeat = check_repeat(changes["repeat"]) if "repeat" in changes else None
     next_run = None if changes.get("next_run") is None else parse_time(changes["next_run"], "next_run")
 
@@ -272,7 +275,7 @@ async def resume_schedule(settings: Settings, schedule_id: str) -> bool:
 async def modify_schedule(settings: Settings, schedule_id: str, changes: Mapping[str, Any]) -> ScheduleRecord:
     """Apply ``changes``; the new record. ``ConfigurationError`` for a bad change, ``JobNotFoundError``
     for an unknown id."""
-    record = await _apply(settings, schedule_id, _modifier(changes, time.time()))
+    record = await _apply(settings, schedule_id, _modifier(changes, time.time(), settings.min_schedule_interval))
     if record is None:
         raise JobNotFoundError(f"no schedule {schedule_id!r} to modify")
     return record

@@ -12,7 +12,9 @@ A crash between claim and confirm leaves ``pending_run_at`` set; the next leader
 run again (a duplicate the server drops) and confirms it. Missed runs (downtime, pause) merge
 into one catch-up run at the latest missed due time, then the cadence resumes: never a burst.
 A failed publish is counted on the record and retried with a growing delay; after
-``NAQ_MAX_SCHEDULE_FAILURES`` in a row the schedule is marked failed.
+``NAQ_MAX_SCHEDULE_FAILURES`` in a row the schedule is marked failed. A stored interval below
+``NAQ_MIN_SCHEDULE_INTERVAL`` (written by an older producer, or by hand) is never fired: the
+schedule is marked failed with the reason.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Final
 import nats.js.errors
 from loguru import logger
 
-from naq.client._cadence import Cadence
+from naq.client._cadence import Cadence, interval_too_short
 from naq.client._connection import Connection
 from naq.client._queue import publish_envelopes
 from naq.client._schedule_store import delete_schedule, read_schedule, schedules_kv
@@ -71,12 +73,15 @@ class Firer:
         may_fire: Callable[[], bool],
         max_failures: int,
         poll_interval: float,
+        min_interval: float,
     ) -> None:
         self.connection = connection
         self.view = view
         self.may_fire = may_fire
         self.max_failures = max_failures
         self.poll_interval = poll_interval
+        self.min_interval = min_interval
+        """Shortest interval fired (``NAQ_MIN_SCHEDULE_INTERVAL``); shorter ones are marked failed."""
         self.fired = 0
         """Runs published by this scheduler."""
         self._backoff: dict[str, float] = {}
@@ -104,6 +109,10 @@ class Firer:
             return
         if record.pending_run_at is None:
             if record.next_run_at > now or not self.may_fire():
+                return
+            too_short = None if record.interval is None else interval_too_short(record.interval, self.min_interval)
+            if too_short is not None:
+                await self._mark_failed(record, revision, too_short)
                 return
             claimed = _claimed(record, now)
             kv = await schedules_kv(self.connection)
@@ -152,6 +161,17 @@ class Firer:
                     return
             stored = await read_schedule(self.connection, record.schedule_id)
         logger.warning("could not confirm run {:.3f} of schedule {}; it stays claimed", run_at, record.schedule_id)
+
+    async def _mark_failed(self, record: ScheduleRecord, revision: int, reason: str) -> None:
+        """Mark a schedule that must not fire as failed, with ``reason``; no run is claimed."""
+        logger.error("schedule {} not fired and marked failed: {}", record.schedule_id, reason)
+        failed = dataclasses.replace(record, status=ScheduleStatus.FAILED, last_error=reason)
+        kv = await schedules_kv(self.connection)
+        try:
+            new_revision = await kv.update(record.schedule_id, failed.encode(), last=revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return  # changed meanwhile: the watch brings the new record, judged afresh
+        self.view.update(failed, new_revision)
 
     async def _failed(self, record: ScheduleRecord, revision: int, run_at: float, error: Exception) -> None:
         failures = record.failures + 1

@@ -147,7 +147,12 @@ class Scheduler:
             self.settings.scheduler_lock_renew_interval,
         )
         self.firer = Firer(
-            connection, self.view, lambda: self.is_leader, self.settings.max_schedule_failures, self.poll_interval
+            connection,
+            self.view,
+            lambda: self.is_leader,
+            self.settings.max_schedule_failures,
+            self.poll_interval,
+            self.settings.min_schedule_interval,
         )
         self._running = True
         logger.info(
