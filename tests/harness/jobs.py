@@ -119,3 +119,23 @@ def fail_now() -> None:
 async def async_sleep(seconds: float) -> None:
     """Sleep (async) for ``seconds``; a cancel interrupts it (benchmarks)."""
     await asyncio.sleep(seconds)
+
+
+def big_value(directory: str, tag: str, size: int) -> str:
+    """Record a run, then return a string of ``size`` characters (a result too large to store)."""
+    record_run(directory, tag)
+    return "x" * size
+
+
+def fail_hugely(directory: str, tag: str, size: int, where: str) -> None:
+    """Record a run, then raise ``PlannedError`` with ``size`` characters in its message
+    (``where="message"``) or in the message of its cause, so only the traceback is huge."""
+    record_run(directory, tag)
+    if where == "message":
+        raise PlannedError("y" * size)
+    raise PlannedError(f"planned failure of {tag}") from OtherError("z" * size)
+
+
+def fail_padded(directory: str, tag: str, padding: str) -> None:
+    """Record a run, then fail; ``padding`` only makes the job as large as a test needs."""
+    always_fail(directory, tag)

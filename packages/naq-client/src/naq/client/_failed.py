@@ -135,4 +135,7 @@ def describe(entry: FailedEntry) -> dict[str, object]:
         summary.update(function=record.job.function, attempts=record.attempts, failed_at=record.failed_at)
     else:
         summary.update(subject=record.subject, headers=record.headers, failed_at=record.failed_at)
+        summary.update(original_size=record.original_size, sha256=record.sha256, truncated=record.truncated)
+        if record.job_id is not None:
+            summary.update(job_id=record.job_id)
     return json.loads(json.dumps(summary))

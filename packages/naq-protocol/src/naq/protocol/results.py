@@ -1,18 +1,38 @@
-"""Records of how jobs ended: the result record, and the dead-letter records."""
+"""Records of how jobs ended: the result record, and the dead-letter records.
+
+A record must fit in one NATS message (the server's ``max_payload``). Those that carry an error
+can be encoded within a limit (:func:`encode_fitted`): the error's message and traceback are cut
+to fit, saying so. A dead-letter record of a message that is not a job keeps as much of its bytes
+as fits, with the size and digest of the whole (:meth:`UndecodableMessageRecord.of_message`).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import traceback as _traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from naq.protocol._checks import check_non_negative
 from naq.protocol._codec import Record
 from naq.protocol.ids import validate_job_id, validate_queue_name
 from naq.protocol.job import JobEnvelope
 from naq.protocol.serializers import SerializerName
+from naq.protocol.sizes import json_text_size, message_size, truncate_text
 
-__all__ = ["ErrorInfo", "FailedJobRecord", "ResultRecord", "ResultStatus", "UndecodableMessageRecord"]
+__all__ = [
+    "ErrorInfo",
+    "FailedJobRecord",
+    "ResultRecord",
+    "ResultStatus",
+    "UndecodableMessageRecord",
+    "encode_fitted",
+]
+
+_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 
 ResultStatus = Literal["completed", "failed", "cancelled"]
 """Terminal states a result record can carry."""
@@ -37,6 +57,40 @@ class ErrorInfo(Record):
             message=str(exc),
             traceback="".join(_traceback.format_exception(exc)),
         )
+
+    def fitted(self, room: int) -> ErrorInfo:
+        """This error with its message and traceback cut to take at most ``room`` bytes of JSON
+        text together (each cut one says so); itself if they fit.
+
+        The message keeps at least half the room when it needs it; the traceback keeps its start
+        and its end (the innermost frames and the exception line).
+        """
+        message, traceback = json_text_size(self.message), json_text_size(self.traceback)
+        if message + traceback <= room:
+            return self
+        room = max(room, 0)
+        message_room = min(message, max(room // 2, room - traceback))
+        return ErrorInfo(
+            type=self.type,
+            message=truncate_text(self.message, message_room),
+            traceback=truncate_text(self.traceback, room - message_room, keep_end=True),
+        )
+
+
+def encode_fitted(
+    build: Callable[[ErrorInfo], Record], error: ErrorInfo, limit: int, headers: Mapping[str, str] | None = None
+) -> bytes:
+    """``build(error).encode()``, with the error cut (:meth:`ErrorInfo.fitted`) if the message,
+    ``headers`` included, would be over ``limit`` bytes.
+
+    The result may still be over ``limit`` when the rest of the record alone is: the publish
+    refuses it then.
+    """
+    data = build(error).encode()
+    if message_size(data, headers) <= limit:
+        return data
+    bare = message_size(build(ErrorInfo(type=error.type, message="")).encode(), headers)
+    return build(error.fitted(limit - bare)).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +149,12 @@ class FailedJobRecord(Record):
 class UndecodableMessageRecord(Record):
     """A message on a queue subject that is not a job, kept at ``naq.failed.<queue>._raw.<seq>``.
 
-    ``data`` is the raw payload in base64 and ``headers`` its headers, so nothing is lost.
+    ``data`` is the raw payload in base64 and ``headers`` its headers. ``original_size`` (bytes)
+    and ``sha256`` (hex digest) describe the whole payload; when the record would be over the
+    server's max payload, ``data`` holds only the payload's first bytes (:attr:`truncated`), and
+    headers that alone would not fit are left out. Records written before these two fields
+    existed carry neither (``None``) and hold the whole payload. ``job_id`` is set when the
+    message is a job whose dead-letter record could not hold it whole.
     """
 
     KIND: ClassVar[str] = "undecodable"
@@ -108,6 +167,8 @@ class UndecodableMessageRecord(Record):
     error: ErrorInfo
     failed_at: float
     job_id: str | None = None
+    original_size: int | None = None
+    sha256: str | None = None
 
     def __post_init__(self) -> None:
         validate_queue_name(self.queue)
@@ -116,3 +177,61 @@ class UndecodableMessageRecord(Record):
         if self.job_id is not None:
             validate_job_id(self.job_id)
         check_non_negative("failed_at", self.failed_at)
+        if self.original_size is not None and self.original_size < 0:
+            raise ValueError(f"original_size must be >= 0, got {self.original_size!r}")
+        if self.sha256 is not None and not _SHA256_HEX.fullmatch(self.sha256):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+
+    @property
+    def truncated(self) -> bool:
+        """Whether ``data`` holds less than the whole payload."""
+        if self.original_size is None:
+            return False
+        kept = len(self.data) // 4 * 3 - self.data[-2:].count("=")
+        return kept < self.original_size
+
+    @classmethod
+    def of_message(
+        cls,
+        *,
+        queue: str,
+        subject: str,
+        stream_sequence: int,
+        data: bytes,
+        headers: dict[str, str],
+        error: ErrorInfo,
+        failed_at: float,
+        limit: int,
+        job_id: str | None = None,
+    ) -> UndecodableMessageRecord:
+        """The record of a raw message, encoded in at most ``limit`` bytes where it can be.
+
+        Whole if it fits; else the error is cut to at most half the room left by the rest of the
+        record, and the payload to what then fits (its size and digest describe the whole).
+        """
+
+        def build(kept: bytes, kept_headers: dict[str, str], kept_error: ErrorInfo) -> UndecodableMessageRecord:
+            return cls(
+                queue=queue,
+                subject=subject,
+                stream_sequence=stream_sequence,
+                data=base64.b64encode(kept).decode("ascii"),
+                headers=kept_headers,
+                error=kept_error,
+                failed_at=failed_at,
+                job_id=job_id,
+                original_size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+
+        whole = build(data, headers, error)
+        if len(whole.encode()) <= limit:
+            return whole
+        blank = ErrorInfo(type=error.type, message="")
+        if len(build(b"", headers, blank).encode()) > limit:
+            headers = {}  # the headers alone do not fit (the message was nearly all headers)
+        room = limit - len(build(b"", headers, blank).encode())
+        error = error.fitted(room // 2)
+        room = limit - len(build(b"", headers, error).encode())
+        # base64 is plain ASCII in JSON: 4 characters for every 3 bytes kept.
+        return build(data[: max(0, room) // 4 * 3], headers, error)

@@ -2,6 +2,13 @@
 
 Hot path of a successful first delivery: decode, run, one result write, one ack, events published
 without waiting. Reads of stored state happen only on redeliveries (``num_delivered > 1``).
+
+A write that JetStream refuses has the message delivered again later, except a write too large
+for the server's max payload, which no retry can fix: a result too large fails the job for good
+at once (``ResultTooLargeError``), errors are cut to fit their records and events, a dead-letter
+record that cannot hold the job keeps its raw bytes cut to fit, a retry that cannot be scheduled
+waits on a delayed nak, and anything else too large ends the job (or drops the message) with one
+ERROR line. Never a storage retry in a loop.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import nats.errors
 from loguru import logger
 
 from naq.client._dependencies import (
@@ -36,10 +44,13 @@ from naq.protocol import (
     JobEnvelope,
     JobStatus,
     JobStatusRecord,
+    MessageTooLargeError,
     ResultRecord,
     ResultStatus,
+    ResultTooLargeError,
     SerializationError,
     SystemEventKind,
+    UndecodableMessageRecord,
     Verdict,
     exception_ref,
     get_serializer,
@@ -47,6 +58,7 @@ from naq.protocol import (
 )
 from naq.protocol.context import JobContext, wants_context
 from naq.protocol.retry import retry_delay, should_retry
+from naq.protocol.sizes import truncate_text
 from naq.worker._executor import JobTimeoutError
 from naq.worker._loader import JobRejectedError, load_call
 from naq.worker._store import JobStore
@@ -59,6 +71,10 @@ waiting retries do not hold the consumer's ack-pending capacity."""
 
 STORAGE_RETRY_DELAY: Final = 5.0
 """Seconds before a job whose outcome could not be stored is delivered again."""
+
+EVENT_ERROR_BYTES: Final = 4096
+"""Most bytes of error text an event or a log line carries; the whole error (cut only to fit the
+max payload) is in the result and dead-letter records."""
 
 
 class WorkerLostError(Exception):
@@ -86,6 +102,10 @@ class Delivery:
     started: float = 0.0
     """When the delivery arrived (monotonic clock)."""
     job_id: str | None = None
+    envelope: JobEnvelope | None = None
+    settling: bool = False
+    """Set once the job's end is being recorded (failing for good, or its result stored): a write
+    too large to store then drops the message instead of failing the job (again)."""
     attempt: int = 0
     announced: bool = False
     """Whether a ``started`` event was published (only for jobs still running after a moment)."""
@@ -107,6 +127,17 @@ def _error_info(error: BaseException) -> ErrorInfo:
     return ErrorInfo.from_exception(error.error if isinstance(error, _Permanent) else error)
 
 
+def _too_large(error: BaseException) -> bool:
+    """Whether a write failed for its size, which no retry can change (naq's check, or nats-py's
+    own for the publishes that do not go through it)."""
+    return isinstance(error, MessageTooLargeError | nats.errors.MaxPayloadError)
+
+
+def _brief(text: str) -> str:
+    """``text`` cut for an event or a log line."""
+    return truncate_text(text, EVENT_ERROR_BYTES)
+
+
 class JobProcessor:
     """Runs delivered jobs for one worker and records what became of them."""
 
@@ -126,6 +157,7 @@ class JobProcessor:
             await self._reject_undecodable(delivery, exc)
             return
         delivery.job_id = envelope.job_id
+        delivery.envelope = envelope
         attempt = _header_attempt(message)
         status: JobStatusRecord | None = None
         if _delivery_count(message) > 1:
@@ -235,6 +267,7 @@ class JobProcessor:
         )
         if not await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
             return
+        delivery.settling = True
         for dependency in envelope.depends_on:  # what is left of a parking
             await delete_waiting(self.connection, dependency, envelope.job_id)
         if not await self._store_outcome(delivery, self._ended(envelope.job_id, "cancelled")):
@@ -343,7 +376,16 @@ class JobProcessor:
             started_at=started,
             worker_id=worker.worker_id,
         )
-        if await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
+        try:
+            await self.store.write_result(record, envelope.result_ttl)
+        except ResultTooLargeError as exc:  # the same value every time: fail for good, no retry
+            await self._failed(delivery, envelope, attempt, crashes, _Permanent(exc), started)
+            await worker.call_hooks("after_job", context, exc)
+            return
+        except Exception as exc:  # a full bucket, a lost stream: the job must come back, not vanish
+            await self._storage_failed(delivery, exc)
+        else:
+            delivery.settling = True
             dependents = worker.waiting.ended(envelope.job_id, "completed")
             if dependents:  # rare: release them before the ack, so a crash cannot lose the release
                 released = self._release(envelope.job_id, dependents, "completed")
@@ -429,17 +471,26 @@ class JobProcessor:
             stream_sequence=message.metadata.sequence.stream,
             deliveries=message.metadata.num_delivered,
         )
-        if delay <= NAK_DELAY_LIMIT:
+        nak = delay <= NAK_DELAY_LIMIT
+        if not nak:
+            try:
+                await self.store.publish_delayed(envelope, attempt + 1, time.time() + delay)
+            except MessageTooLargeError:
+                # The job with the schedule's headers does not fit in a message: it waits on a
+                # delayed nak instead, holding one unit of ack-pending capacity meanwhile.
+                nak = True
+            except Exception as exc:
+                await self._storage_failed(delivery, exc)
+                return
+        if nak:
             if not await self._store_outcome(delivery, self.store.write_status(status)):
                 return
             await message.nak(delay=delay)
         else:
-            written = self.store.publish_delayed(envelope, attempt + 1, time.time() + delay)
-            if not await self._store_outcome(delivery, written):
-                return
             await self._store_outcome(None, self.store.write_status(status))
             await message.ack()
-        logger.debug("job {} attempt {} failed ({}); retrying in {:.3f} s", envelope.job_id, attempt, error, delay)
+        text = _brief(f"{type(error).__name__}: {error}")
+        logger.debug("job {} attempt {} failed ({}); retrying in {:.3f} s", envelope.job_id, attempt, text, delay)
         await publish_event(
             self.connection,
             EventKind.RETRYING,
@@ -448,13 +499,14 @@ class JobProcessor:
             self.worker.worker_id,
             attempt=attempt,
             delay=delay,
-            error=f"{type(error).__name__}: {error}",
+            error=text,
         )
 
     async def _fail_for_good(
         self, delivery: Delivery, envelope: JobEnvelope, attempt: int, error: ErrorInfo, started: float | None
     ) -> None:
         worker = self.worker
+        delivery.settling = True
         record = ResultRecord(
             job_id=envelope.job_id,
             queue=envelope.queue,
@@ -467,7 +519,7 @@ class JobProcessor:
             worker_id=worker.worker_id,
         )
         # Dead letter first: whoever sees the failed result can then find the job in the DLQ.
-        if not await self._store_outcome(delivery, self.store.dead_letter(envelope, error, attempt, worker.worker_id)):
+        if not await self._dead_letter(delivery, envelope, error, attempt):
             return
         if not await self._store_outcome(delivery, self.store.write_result(record, envelope.result_ttl)):
             return
@@ -475,9 +527,8 @@ class JobProcessor:
             return
         await delivery.message.ack()
         worker.failed += 1
-        logger.info(
-            "job {} failed for good after {} attempt(s): {}: {}", envelope.job_id, attempt, error.type, error.message
-        )
+        text = _brief(error.message)
+        logger.info("job {} failed for good after {} attempt(s): {}: {}", envelope.job_id, attempt, error.type, text)
         await publish_event(
             self.connection,
             EventKind.FAILED,
@@ -486,10 +537,37 @@ class JobProcessor:
             worker.worker_id,
             attempt=attempt,
             error_type=error.type,
-            error=error.message,
+            error=text,
         )
 
-    async def _store_outcome(self, delivery: Delivery | None, write: Awaitable[None]) -> bool:
+    async def _dead_letter(self, delivery: Delivery, envelope: JobEnvelope, error: ErrorInfo, attempt: int) -> bool:
+        """Put the job in the dead-letter queue; ``False`` if that failed (and was dealt with)."""
+        try:
+            await self.store.dead_letter(envelope, error, attempt, self.worker.worker_id)
+        except MessageTooLargeError:
+            # The job nearly fills a message by itself, so no record holds it and its error:
+            # keep its raw bytes instead, cut to fit, with the size and digest of the whole.
+            return await self._store_outcome(delivery, self._dead_letter_raw(delivery, error, envelope.job_id))
+        except Exception as exc:
+            await self._storage_failed(delivery, exc)
+            return False
+        return True
+
+    def _dead_letter_raw(
+        self, delivery: Delivery, error: ErrorInfo, job_id: str | None = None
+    ) -> Awaitable[UndecodableMessageRecord]:
+        message = delivery.message
+        return self.store.dead_letter_raw(
+            delivery.queue,
+            message.subject,
+            message.metadata.sequence.stream,
+            message.data,
+            dict(message.headers or {}),
+            error,
+            job_id,
+        )
+
+    async def _store_outcome(self, delivery: Delivery | None, write: Awaitable[object]) -> bool:
         """Await a write; if JetStream refuses it, have the message delivered again later."""
         try:
             await write
@@ -499,31 +577,42 @@ class JobProcessor:
         return True
 
     async def _storage_failed(self, delivery: Delivery | None, error: Exception) -> None:
-        logger.error("could not store a job outcome ({}); the job will be delivered again", error)
+        if _too_large(error):
+            await self._unstorable(delivery, error)
+            return
+        logger.error("could not store a job outcome ({}); the job will be delivered again", _brief(str(error)))
         await publish_system_event(
-            self.connection, SystemEventKind.STORAGE_ERROR, self.worker.worker_id, error=str(error)
+            self.connection, SystemEventKind.STORAGE_ERROR, self.worker.worker_id, error=_brief(str(error))
         )
         if delivery is not None:
             await delivery.message.nak(delay=STORAGE_RETRY_DELAY)
 
+    async def _unstorable(self, delivery: Delivery | None, error: Exception) -> None:
+        """A write is too large for any retry to store it: end the job, never deliver it again."""
+        if delivery is not None and delivery.envelope is not None and not delivery.settling:
+            # Nothing of the job's end is stored yet: it fails for good with this error.
+            info = ErrorInfo.from_exception(error)
+            await self._fail_for_good(delivery, delivery.envelope, delivery.attempt, info, started=None)
+            return
+        ended = "; the message is dropped" if delivery is not None else ""
+        logger.error("could not store a job outcome, too large for any retry ({}){}", _brief(str(error)), ended)
+        await publish_system_event(
+            self.connection, SystemEventKind.STORAGE_ERROR, self.worker.worker_id, error=_brief(str(error))
+        )
+        if delivery is not None:
+            await delivery.message.ack()
+
     async def _reject_undecodable(self, delivery: Delivery, error: SerializationError) -> None:
         message = delivery.message
-        metadata = message.metadata
-        info = ErrorInfo.from_exception(error)
-        write = self.store.dead_letter_raw(
-            delivery.queue,
-            message.subject,
-            metadata.sequence.stream,
-            message.data,
-            dict(message.headers or {}),
-            info,
-        )
-        if await self._store_outcome(delivery, write):
+        sequence = message.metadata.sequence.stream
+        if await self._store_outcome(delivery, self._dead_letter_raw(delivery, ErrorInfo.from_exception(error))):
             await message.ack()
             self.worker.failed += 1
-            logger.warning("undecodable message {} on queue {}: {}", metadata.sequence.stream, delivery.queue, error)
+            text = _brief(str(error))
+            size = len(message.data)
+            logger.warning("undecodable message {} ({} bytes) on queue {}: {}", sequence, size, delivery.queue, text)
             await publish_event(
-                self.connection, EventKind.FAILED, delivery.queue, None, self.worker.worker_id, error=str(error)
+                self.connection, EventKind.FAILED, delivery.queue, None, self.worker.worker_id, error=text
             )
 
 
