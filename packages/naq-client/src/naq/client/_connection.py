@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,11 +38,21 @@ class Connection:
     ensure_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     state: dict[str, Any] = field(default_factory=dict)
     """Caches of other modules (e.g. the queue stream's size), keyed by their owner."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Clean-ups of other modules (e.g. stopping a task they run for this connection), run by :meth:`close`."""
 
     @property
     def closed(self) -> bool:
         """True once the connection is closed for good."""
         return self.nc.is_closed
+
+    async def close(self) -> None:
+        """Flush and close the NATS connection, then run the closers (each once)."""
+        if not self.nc.is_closed:
+            await self.nc.close()
+        closers, self.closers = self.closers, []
+        for closer in closers:
+            await closer()
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -123,5 +134,4 @@ async def close_connections() -> None:
     """Close every shared connection of the running loop (flushing what is pending)."""
     connections = _by_loop.pop(asyncio.get_running_loop(), {})
     for connection in connections.values():
-        if not connection.closed:
-            await connection.nc.close()
+        await connection.close()
