@@ -59,8 +59,12 @@ class NatsServer:
         self.url = ""
         self.monitor_url = ""
 
-    def start(self, timeout: float = 15.0) -> None:
-        """Start the server and wait until it answers its health check with JetStream ready."""
+    def start(self, timeout: float = 15.0, port: int | None = None) -> None:
+        """Start the server and wait until it answers its health check with JetStream ready.
+
+        ``port``: the client port (default: a random one), e.g. the port of an earlier start, to
+        bring a stopped server back where its clients reconnect.
+        """
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.ports_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.ports_dir.glob("*.ports"):
@@ -68,7 +72,7 @@ class NatsServer:
         command = [
             nats_server_binary(),
             "--addr", _HOST,
-            "--port", "-1",
+            "--port", str(port or -1),
             "--http_port", "-1",
             "--ports_file_dir", str(self.ports_dir),
             "--jetstream",

@@ -8,6 +8,10 @@ from naq.client._api import (
     cancel_scheduled_job,
     cancel_scheduled_job_sync,
     close,
+    connect,
+    connect_sync,
+    disconnect,
+    disconnect_sync,
     enqueue,
     enqueue_at,
     enqueue_at_sync,
@@ -36,6 +40,7 @@ from naq.client._api import (
 from naq.client._job import Job
 from naq.client._queue import Queue
 from naq.client._schedules import ScheduledJob
+from naq.client._sync_job import SyncJob
 from naq.client._version import __version__
 from naq.protocol import JobStatus, ScheduleRecord, ScheduleStatus, Settings, WorkerHeartbeat
 from naq.protocol.errors import (
@@ -68,6 +73,7 @@ __all__ = [
     "ScheduleRecord",
     "ScheduleStatus",
     "Settings",
+    "SyncJob",
     "WorkerHeartbeat",
     # module-level API (original naq names) and sync twins
     "cancel_scheduled_job",
@@ -89,6 +95,10 @@ __all__ = [
     "cancel_job",
     "cancel_job_sync",
     "close",
+    "connect",
+    "connect_sync",
+    "disconnect",
+    "disconnect_sync",
     "enqueue",
     "enqueue_many",
     "enqueue_many_sync",

@@ -27,6 +27,7 @@ import nats.js.errors
 from nats.js import api
 
 from naq.client._connection import Connection
+from naq.client._tasks import stop_tasks
 from naq.protocol import MessageTooLargeError, message_size
 
 __all__ = ["AckedPublisher", "check_size", "publish_acked"]
@@ -51,6 +52,7 @@ class AckedPublisher:
         self._subscription: Any = None
         self._sweeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        connection.closers.append(self.close)
 
     async def publish(
         self, subject: str, data: bytes, headers: dict[str, str] | None = None, timeout: float = 10.0
@@ -73,6 +75,19 @@ class AckedPublisher:
             self._waiting.pop(token, None)
             raise
         return await future
+
+    async def close(self) -> None:
+        """Fail the publishes still waiting and stop the sweeper (run when the connection closes).
+
+        A sweeper left pending when its loop stops is reported at exit ("Task was destroyed").
+        """
+        waiting, self._waiting = self._waiting, {}
+        self._deadlines.clear()
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(nats.errors.ConnectionClosedError())
+        if self._sweeper is not None:
+            await stop_tasks([self._sweeper])
 
     async def _on_reply(self, message: Any) -> None:
         future = self._waiting.pop(message.subject.rpartition(".")[2], None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from nats.aio.client import Client as NATS
+
 from naq.client._cancel import cancel_job as _cancel
 from naq.client._connection import close_connections, get_connection
 from naq.client._job import Job
@@ -23,9 +25,10 @@ from naq.client._schedules import (
     resume_schedule,
 )
 from naq.client._sync import run_sync
+from naq.client._sync_job import SyncJob
 from naq.client._workers import read_workers
 from naq.client.testing import active_runner
-from naq.protocol import ScheduleRecord, WorkerHeartbeat
+from naq.protocol import ConfigurationError, ScheduleRecord, WorkerHeartbeat
 
 __all__ = [
     "cancel_job",
@@ -33,6 +36,10 @@ __all__ = [
     "cancel_scheduled_job",
     "cancel_scheduled_job_sync",
     "close",
+    "connect",
+    "connect_sync",
+    "disconnect",
+    "disconnect_sync",
     "enqueue",
     "enqueue_at",
     "enqueue_at_sync",
@@ -163,21 +170,58 @@ async def list_scheduled_jobs(
     return await list_schedules(resolve_settings(nats_url), status, queue)
 
 
+async def connect(url: Url = None, *, nats_url: Url = None) -> NATS:
+    """Open the default connection now rather than on first use; returns its nats-py client.
+
+    The connection is the one every naq call on this event loop with the same settings shares
+    (``NAQ_*`` from the environment, ``url`` over them; ``nats_url`` is the same argument under
+    the name the other functions use). ``NaqConnectionError`` if NATS cannot be reached. Close it
+    with :func:`disconnect`, not on the client itself.
+    """
+    if url is not None and nats_url is not None:
+        raise ConfigurationError("give url or nats_url (the same argument), not both")
+    connection = await get_connection(resolve_settings(nats_url if url is None else url))
+    return connection.nc
+
+
 async def close() -> None:
-    """Close this event loop's naq connections (optional: they also close with the loop)."""
+    """Close this event loop's naq connections (optional: they also close with the loop).
+
+    The next naq call opens a connection again. :func:`disconnect` is the same function under
+    the original naq's name.
+    """
     await close_connections()
 
 
-def enqueue_sync(func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any) -> Job:
-    """Blocking :func:`enqueue`."""
-    return run_sync(enqueue(func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+async def disconnect() -> None:
+    """Close this event loop's naq connections: :func:`close` under the original naq's name."""
+    await close_connections()
+
+
+def connect_sync(url: Url = None, *, nats_url: Url = None) -> None:
+    """Blocking :func:`connect` for the sync API's background loop (its client stays on that loop,
+    so it is not returned)."""
+    run_sync(connect(url, nats_url=nats_url))
+
+
+def disconnect_sync() -> None:
+    """Close the sync API's connections (the next ``*_sync`` call opens one again)."""
+    run_sync(close_connections())
+
+
+def enqueue_sync(
+    func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
+) -> SyncJob:
+    """Blocking :func:`enqueue`; returns a :class:`SyncJob` (blocking ``result``, ``status``, ``cancel``)."""
+    return SyncJob(run_sync(enqueue(func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs)))
 
 
 def enqueue_many_sync(
     func: Any, calls: Any, /, *, queue_name: str | None = None, nats_url: Url = None, **options: Any
-) -> list[Job]:
-    """Blocking :func:`enqueue_many`."""
-    return run_sync(enqueue_many(func, calls, queue_name=queue_name, nats_url=nats_url, **options))
+) -> list[SyncJob]:
+    """Blocking :func:`enqueue_many`; returns one :class:`SyncJob` per call, in order."""
+    jobs = run_sync(enqueue_many(func, calls, queue_name=queue_name, nats_url=nats_url, **options))
+    return [SyncJob(job) for job in jobs]
 
 
 def purge_queue_sync(queue_name: str | None = None, nats_url: Url = None) -> int:
@@ -202,16 +246,16 @@ def list_workers_sync(nats_url: Url = None) -> list[WorkerHeartbeat]:
 
 def enqueue_at_sync(
     when: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
-) -> Job:
-    """Blocking :func:`enqueue_at`."""
-    return run_sync(enqueue_at(when, func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+) -> SyncJob:
+    """Blocking :func:`enqueue_at`; returns the :class:`SyncJob` its run will be."""
+    return SyncJob(run_sync(enqueue_at(when, func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs)))
 
 
 def enqueue_in_sync(
     delay: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
-) -> Job:
-    """Blocking :func:`enqueue_in`."""
-    return run_sync(enqueue_in(delay, func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+) -> SyncJob:
+    """Blocking :func:`enqueue_in`; returns the :class:`SyncJob` its run will be."""
+    return SyncJob(run_sync(enqueue_in(delay, func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs)))
 
 
 def schedule_sync(

@@ -8,16 +8,18 @@ at interpreter exit).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from naq.client._connection_events import ConnectionEvents, describe_connect_error
 from naq.protocol import NaqConnectionError, Settings
 
 __all__ = ["Connection", "close_connections", "get_connection", "open_connection"]
@@ -37,11 +39,21 @@ class Connection:
     ensure_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     state: dict[str, Any] = field(default_factory=dict)
     """Caches of other modules (e.g. the queue stream's size), keyed by their owner."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Clean-ups of other modules (e.g. stopping a task they run for this connection), run by :meth:`close`."""
 
     @property
     def closed(self) -> bool:
         """True once the connection is closed for good."""
         return self.nc.is_closed
+
+    async def close(self) -> None:
+        """Flush and close the NATS connection, then run the closers (each once)."""
+        if not self.nc.is_closed:
+            await self.nc.close()
+        closers, self.closers = self.closers, []
+        for closer in closers:
+            await closer()
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -53,19 +65,20 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def _ignore_async_errors(error: Exception) -> None:
-    # nats-py reports reconnect attempts here; by default it prints tracebacks to stderr, which a
-    # library must not do. The connection state is visible through the client's own errors.
-    return None
-
-
 async def open_connection(settings: Settings, name: str = "naq") -> Connection:
-    """Open a new connection with ``settings``; ``NaqConnectionError`` within the connect timeout."""
+    """Open a new connection with ``settings``; ``NaqConnectionError`` within the connect timeout,
+    saying why (connection refused, unknown host, timed out, ...).
+
+    Its disconnects are logged at WARNING and reconnects at INFO, with the server's URL.
+    """
+    events = ConnectionEvents()
     options: dict[str, Any] = {
         "servers": settings.servers,
         "name": name,
         "connect_timeout": settings.connect_timeout,
-        "error_cb": _ignore_async_errors,
+        "error_cb": events.error,
+        "disconnected_cb": events.disconnected,
+        "reconnected_cb": events.reconnected,
         "reconnect_time_wait": 0.5,
         "max_reconnect_attempts": -1,
     }
@@ -84,15 +97,21 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
         raise NaqConnectionError(f"cannot load the TLS files: {exc}") from exc
     if tls is not None:
         options["tls"] = tls
+    nc = events.nc = NATS()
     try:
         # nats-py keeps retrying an initial connect; the connect timeout bounds the whole attempt.
-        nc = await asyncio.wait_for(nats.connect(**options), timeout=settings.connect_timeout)
+        await asyncio.wait_for(nc.connect(**options), timeout=settings.connect_timeout)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
+        # A cancelled connect can leave its socket open (a server that accepted but never spoke).
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), timeout=settings.connect_timeout)
         shown = ", ".join(settings.servers)
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        # The overall timeout hides why the attempts failed; nats-py told events.error.
+        causes = events.causes if isinstance(exc, TimeoutError) and events.causes else [describe_connect_error(exc)]
         raise NaqConnectionError(
-            f"cannot connect to NATS at {shown} within {settings.connect_timeout} s ({reason})"
+            f"cannot connect to NATS at {shown} within {settings.connect_timeout} s: {'; '.join(causes)}"
         ) from exc
+    events.connected()
     return Connection(nc=nc, js=nc.jetstream(publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING), settings=settings)
 
 
@@ -123,5 +142,4 @@ async def close_connections() -> None:
     """Close every shared connection of the running loop (flushing what is pending)."""
     connections = _by_loop.pop(asyncio.get_running_loop(), {})
     for connection in connections.values():
-        if not connection.closed:
-            await connection.nc.close()
+        await connection.close()

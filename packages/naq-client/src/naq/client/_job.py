@@ -7,11 +7,10 @@ from typing import Any
 
 from naq.client._cancel import cancel_job
 from naq.client._connection import get_connection
-from naq.client._resources import kv_value
-from naq.client._results import read_result_record, result_value, wait_for_result_record
-from naq.client._workers import read_workers
+from naq.client._job_state import read_job_state
+from naq.client._results import result_value, wait_for_result_record
 from naq.client.testing import InlineRunner, active_runner
-from naq.protocol import JobNotFoundError, JobStatus, JobStatusRecord, ResultRecord, Settings, names
+from naq.protocol import JobNotFoundError, JobStatus, ResultRecord, Settings
 
 __all__ = ["Job"]
 
@@ -40,11 +39,15 @@ class Job:
         return result_value(await wait_for_result_record(connection, self.job_id, timeout))
 
     async def status(self) -> JobStatus:
-        """Where the job is now: queued, waiting, running, retrying, completed, failed or cancelled.
+        """Where the job is now: scheduled, waiting, queued, running, retrying, completed, failed,
+        cancelled, or unknown.
 
-        A terminal state comes from the result record; running from the workers' heartbeats (no
-        per-job write marks it); waiting, retrying and cancelled from ``naq_job_status``. A job
-        naq has no trace of reads as queued.
+        No per-job write marks a job queued or running, so: a terminal state comes from the result
+        record; waiting, retrying and cancelled from ``naq_job_status``; running from the workers'
+        heartbeats; scheduled from a pending ``enqueue_at``/``enqueue_in`` record or delayed retry;
+        queued if the job is among the first 1,000 messages waiting on its queue
+        (``QUEUED_SCAN_LIMIT``, read one by one without a consumer). Anything else is unknown:
+        never enqueued, expired, or further back in a longer queue.
         """
         runner = active_runner()
         if runner is not None:
@@ -52,16 +55,7 @@ class Job:
                 return JobStatus.WAITING
             return JobStatus(_inline_record(runner, self.job_id).status)
         connection = await get_connection(self.settings)
-        record = await read_result_record(connection, self.job_id)
-        if record is not None:
-            return JobStatus(record.status)
-        value = await kv_value(connection, names.JOB_STATUS_BUCKET, self.job_id)
-        stored = None if value is None else JobStatusRecord.decode(value).status
-        if stored in (JobStatus.CANCELLED, JobStatus.WAITING):
-            return stored
-        if any(self.job_id in worker.current_jobs for worker in await read_workers(connection)):
-            return JobStatus.RUNNING
-        return JobStatus.RETRYING if stored == JobStatus.RETRYING else JobStatus.QUEUED
+        return (await read_job_state(connection, self.job_id, self.queue)).status
 
     async def cancel(self) -> bool:
         """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""

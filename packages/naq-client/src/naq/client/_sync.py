@@ -2,7 +2,9 @@
 
 Calls from any thread (including a thread pool of a running event loop) run their coroutine on
 that loop and wait for it, so a thousand calls in a row share one loop and one connection. The
-loop is a daemon thread; at interpreter exit its connections are flushed and closed.
+loop is a daemon thread; at interpreter exit its connections are flushed and closed and every
+task still on it (an acknowledgement sweeper, a watch) is stopped before the loop stops, so a
+script ends without "Task was destroyed but it is pending!".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Coroutine
 from typing import Any, Final, TypeVar
 
 from naq.client._connection import close_connections
+from naq.client._tasks import stop_tasks
 
 __all__ = ["run_sync"]
 
@@ -44,7 +47,12 @@ class _LoopThread:
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise RuntimeError("a naq *_sync function was called from naq's own sync loop; await the async one")
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # e.g. Ctrl-C during a wait: the wait on the loop ends too
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -54,11 +62,19 @@ class _LoopThread:
             return
         # At exit, a connection that will not close cleanly within the timeout is dropped.
         with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close_connections(), loop).result(_CLOSE_TIMEOUT)
+            asyncio.run_coroutine_threadsafe(_shut_down(), loop).result(_CLOSE_TIMEOUT)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(_CLOSE_TIMEOUT)
         if not thread.is_alive():
             loop.close()
+
+
+async def _shut_down() -> None:
+    await close_connections()
+    # The loop is naq's own: whatever still runs on it is naq's, and is stopped before the loop is.
+    current = asyncio.current_task()
+    await stop_tasks(task for task in asyncio.all_tasks() if task is not current)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 _background = _LoopThread()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from typing import Annotated, Any
 
@@ -27,11 +28,12 @@ from naq.client._cli_schedules import job_control, list_scheduled
 from naq.client._connection import get_connection
 from naq.client._failed import FailedEntry, delete_failed, describe, find_failed, list_failed, requeue_failed
 from naq.client._job import Job
+from naq.client._job_state import QUEUED_SCAN_LIMIT, JobState, read_job_state
 from naq.client._queue import Queue
 from naq.client._results import fetch_result_value
 from naq.client._version import __version__
 from naq.client._workers import read_workers
-from naq.protocol import Settings
+from naq.protocol import JobStatus, Settings
 
 __all__ = ["ENTRY_POINT_GROUP", "app", "main"]
 
@@ -123,12 +125,35 @@ def result(
 @app.command()
 def status(
     job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    queue: Annotated[str | None, typer.Option("--queue", "-q", help="The job's queue (default: every queue).")] = None,
     nats_url: NatsUrlOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    """Print where a job is: queued, waiting, running, retrying, completed, failed or cancelled."""
+    """Print where a job is: scheduled (and when), waiting, queued, running, retrying, completed,
+    failed or cancelled; unknown (exit 1) if naq finds no trace of it."""
     settings = cli_settings(nats_url, log_level)
-    typer.echo(run_command(closing(Job(job_id, settings.default_queue, settings).status())))
+
+    async def read() -> JobState:
+        return await read_job_state(await get_connection(settings), job_id, queue)
+
+    state = run_command(closing(read()))
+    typer.echo(_state_line(state))
+    if state.status == JobStatus.UNKNOWN:
+        typer.echo(
+            f"naq: no trace of job {job_id}: no result or status, not running or scheduled, and not among "
+            f"the first {QUEUED_SCAN_LIMIT} messages waiting on {f'queue {queue}' if queue else 'any queue'}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _state_line(state: JobState) -> str:
+    if state.at is None:
+        return str(state.status)
+    when = datetime.fromtimestamp(state.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if state.status == JobStatus.RETRYING:
+        return f"retrying, next attempt at {when}"
+    return f"{state.status} at {when}"
 
 
 @app.command()

@@ -179,7 +179,8 @@ HEADER_DEPENDENCIES: Final = "Naq-Dependencies"
 
 
 class JobStatus(StrEnum):
-    """Where a job is in its life; the last three are terminal and live in the result record."""
+    """Where a job is in its life; completed, failed and cancelled are terminal and live in the
+    result record; unknown is what a status read says of an id it finds no trace of."""
 
     SCHEDULED = "scheduled"
     """Published for a later time (server-side schedule or scheduler)."""
@@ -197,6 +198,8 @@ class JobStatus(StrEnum):
     """Failed for good; the job is in the dead-letter queue."""
     CANCELLED = "cancelled"
     """Cancelled before or while running."""
+    UNKNOWN = "unknown"
+    """No trace of the job: never enqueued, expired, or beyond what a status read looks at."""
 
     @property
     def is_terminal(self) -> bool:

@@ -47,6 +47,7 @@ __all__ = [
     "parse_derived_message_id",
     "queue_subject",
     "result_subject",
+    "parse_schedule_at",
     "schedule_at",
     "schedule_run_job_id",
     "system_event_subject",
@@ -192,6 +193,16 @@ def schedule_at(when: datetime | float) -> str:
     moment = _utc(when)
     whole = math.ceil(moment.timestamp())
     return "@at " + datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_schedule_at(value: str) -> float | None:
+    """The Unix time of a ``Nats-Schedule`` header written by :func:`schedule_at`; ``None`` for any other value."""
+    if not value.startswith("@at "):
+        return None
+    try:
+        return datetime.fromisoformat(value[4:].strip().replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def schedule_run_job_id(schedule_id: str, run_time: datetime | float) -> str:

@@ -1,0 +1,85 @@
+"""What nats-py reports about one connection: why connecting failed, and when it drops and comes back.
+
+nats-py reports each failed connect attempt to ``error_cb`` (printing tracebacks to stderr by
+default, which a library must not do) and gives up only through our overall connect timeout, which
+alone would say nothing but ``TimeoutError``. So the causes are kept, in words, for the error
+message. After connecting, a lost connection is logged at WARNING and its return at INFO, naming
+the server (without credentials); a connection closed on purpose logs nothing.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Final
+from urllib.parse import ParseResult
+
+import nats.errors
+from loguru import logger
+from nats.aio.client import Client as NATS
+
+__all__ = ["ConnectionEvents", "describe_connect_error"]
+
+_MAX_CAUSES: Final = 4
+"""Distinct connect failures kept for the error message (one per server, typically)."""
+
+
+def describe_connect_error(error: BaseException) -> str:
+    """Why a connect attempt failed, in words first: connection refused, unknown host, timed out, ..."""
+    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if isinstance(error, ConnectionRefusedError):
+        return f"connection refused, nothing listens there ({detail})"
+    if isinstance(error, socket.gaierror):
+        return f"unknown host, its name does not resolve ({detail})"
+    if isinstance(error, TimeoutError | nats.errors.TimeoutError):
+        return "timed out, the server did not answer"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed ({detail})"
+    return detail
+
+
+def server_url(url: ParseResult | None) -> str:
+    """``scheme://host:port`` of a server, without any user or password in its URL."""
+    if url is None:
+        return "(unknown server)"
+    host = url.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{url.scheme}://{host}:{url.port}" if url.port else f"{url.scheme}://{host}"
+
+
+class ConnectionEvents:
+    """nats-py's callbacks for one connection (``error_cb``, ``disconnected_cb``, ``reconnected_cb``)."""
+
+    def __init__(self) -> None:
+        self.nc: NATS | None = None
+        """The client, set once it exists (before connecting)."""
+        self.causes: list[str] = []
+        """Why connect attempts failed, until the first success."""
+        self._server = "(unknown server)"
+        self._connecting = True
+
+    def connected(self) -> None:
+        """The first connect succeeded: remember the server, stop collecting causes."""
+        self._connecting = False
+        self.causes = []
+        self._server = server_url(self.nc.connected_url if self.nc is not None else None)
+
+    async def error(self, error: Exception) -> None:
+        """``error_cb``: keep the cause of a failed connect; later errors surface through the calls."""
+        if not self._connecting:
+            return
+        cause = describe_connect_error(error)
+        if cause not in self.causes and len(self.causes) < _MAX_CAUSES:
+            self.causes.append(cause)
+
+    async def disconnected(self) -> None:
+        """``disconnected_cb``: nats-py also calls it when we close the connection ourselves."""
+        if self.nc is None or self.nc.is_closed:
+            return
+        logger.warning("NATS connection to {} lost; reconnecting", self._server)
+
+    async def reconnected(self) -> None:
+        """``reconnected_cb``: connected again, perhaps to another server of the list."""
+        self._server = server_url(self.nc.connected_url if self.nc is not None else None)
+        logger.info("NATS connection restored: reconnected to {}", self._server)

@@ -1,0 +1,53 @@
+"""``SyncJob``: the blocking job handle that the ``*_sync`` enqueue functions return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from naq.client._job import Job
+from naq.client._sync import run_sync
+from naq.protocol import JobStatus
+
+__all__ = ["SyncJob"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncJob:
+    """A blocking handle on an enqueued job, for code without an event loop.
+
+    Each method runs the async :class:`Job`'s method of the same name on naq's background loop
+    and waits for it, so it works from any thread (a script, or a running loop's thread pool).
+    ``job`` is the async handle, for code that has a loop after all.
+    """
+
+    job: Job
+
+    def __repr__(self) -> str:
+        return f"SyncJob(job_id={self.job_id!r}, queue={self.queue!r})"
+
+    @property
+    def job_id(self) -> str:
+        """The job's id."""
+        return self.job.job_id
+
+    @property
+    def queue(self) -> str:
+        """The queue the job was enqueued on."""
+        return self.job.queue
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Block until the job ends and return its value (``None``: wait as long as it takes).
+
+        Raises as :meth:`Job.result`: ``JobExecutionError`` if the job failed, ``TimeoutError``
+        if it has not ended within ``timeout`` seconds.
+        """
+        return run_sync(self.job.result(timeout))
+
+    def status(self) -> JobStatus:
+        """Where the job is now (see :meth:`Job.status`)."""
+        return run_sync(self.job.status())
+
+    def cancel(self) -> bool:
+        """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""
+        return run_sync(self.job.cancel())
