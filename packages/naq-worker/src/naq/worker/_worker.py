@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-import nats.errors
 from loguru import logger
 
 from naq.client._connection import Connection, get_connection
@@ -302,11 +301,15 @@ class Worker:
                 break
             try:
                 messages = await subscription.fetch(wanted, timeout=_FETCH_WAIT)
-            except nats.errors.TimeoutError:
+            except TimeoutError:
+                # No messages. nats.errors.TimeoutError subclasses the built-in, and nats-py 2.16
+                # also raises a bare one when the server's "no messages" lands just before its
+                # deadline: both are an empty fetch, not a failure.
                 messages = []
             except Exception as exc:  # connection trouble: back off and try again, never spin
                 self.slots.release(wanted)
-                logger.warning("fetch from queue {} failed: {}", queue, exc)
+                idle = True
+                logger.warning("fetch from queue {} failed: {}: {}", queue, type(exc).__name__, exc)
                 await asyncio.sleep(_ERROR_BACKOFF)
                 continue
             self.slots.release(wanted - len(messages))
