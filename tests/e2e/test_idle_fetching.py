@@ -67,7 +67,8 @@ async def _probe_queue(queue: Queue, js: Any) -> list[float]:
         job = await queue.enqueue("harness.jobs:add", 1, 2)
         assert await job.result(timeout=10) == 3
         record = await result_record(js, job.job_id)
-        assert record is not None and record.started_at is not None
+        assert record is not None
+        assert record.started_at is not None
         delays.append(record.started_at - sent)
         last_started = record.started_at
     return delays

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from naq.protocol import JobEnvelope, get_serializer
 from naq.protocol.refs import module_of, resolve_ref
@@ -36,6 +37,16 @@ _allowed: dict[tuple[str, tuple[str, ...]], bool] = {}
 
 _resolved: dict[str, Callable[..., Any]] = {}
 
+_PATH_SHOWN: Final = 8
+"""Import path entries named in a "cannot import" error; the rest are counted."""
+
+
+def _searched() -> str:
+    """The import path, for an error saying a module was not found: where it was looked for."""
+    shown = ", ".join(entry or "''" for entry in sys.path[:_PATH_SHOWN])
+    more = len(sys.path) - _PATH_SHOWN
+    return f"import path searched: {shown}" + (f" and {more} more" if more > 0 else "")
+
 
 def load_call(
     envelope: JobEnvelope, allow_pickle: bool, allowed_modules: tuple[str, ...] | None
@@ -57,7 +68,10 @@ def load_call(
         try:
             target = resolve_ref(envelope.function)
         except Exception as exc:  # importing user code can raise anything
-            raise JobRejectedError(f"cannot import {envelope.function}: {type(exc).__name__}: {exc}") from exc
+            reason = f"cannot import {envelope.function}: {type(exc).__name__}: {exc}"
+            if isinstance(exc, ModuleNotFoundError):
+                reason += f" ({_searched()})"
+            raise JobRejectedError(reason) from exc
         if not callable(target):
             raise JobRejectedError(f"{envelope.function} is not callable")
         resolved = _resolved[envelope.function] = target
