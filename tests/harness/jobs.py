@@ -119,3 +119,16 @@ def fail_now() -> None:
 async def async_sleep(seconds: float) -> None:
     """Sleep (async) for ``seconds``; a cancel interrupts it (benchmarks)."""
     await asyncio.sleep(seconds)
+
+
+def run_until_released(directory: str, tag: str, timeout: float = 60.0) -> str:
+    """Run until the file ``<directory>/<tag>.release`` exists (at most ``timeout`` s); returns the tag."""
+    release = Path(directory, f"{tag}.release")
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.05) + 2):  # bounded in count as well as time
+        if release.exists():
+            return tag
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    raise PlannedError(f"{tag} was not released within {timeout} s")

@@ -126,6 +126,7 @@ class JobProcessor:
             await self._reject_undecodable(delivery, exc)
             return
         delivery.job_id = envelope.job_id
+        self.worker.running_changed()
         attempt = _header_attempt(message)
         status: JobStatusRecord | None = None
         if _delivery_count(message) > 1:

@@ -168,6 +168,11 @@ class Worker:
         """Ids of the jobs running now."""
         return [d.job_id for d in self._running.values() if d.job_id is not None]
 
+    def running_changed(self) -> None:
+        """A job joined or left :meth:`running_job_ids`: the registry hears of it within a second,
+        through one heartbeat for however many changes (no write per job)."""
+        self._heartbeat.changed()
+
     async def call_hooks(self, name: str, *args: Any) -> None:
         """Run the ``name`` hooks; a failing job hook is logged and does not stop the job's handling."""
         for hook in self.hooks[name]:
@@ -368,6 +373,8 @@ class Worker:
         finally:
             task = asyncio.current_task()
             self._running.pop(task, None)  # type: ignore[arg-type]
+            if delivery.job_id is not None:
+                self.running_changed()
             if not delivery.slot_kept:
                 self.slots.release()
 
