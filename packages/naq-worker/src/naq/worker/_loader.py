@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from naq.protocol import JobEnvelope, get_serializer
+from naq.protocol import ConfigurationError, JobEnvelope, get_serializer
 from naq.protocol.refs import module_of, resolve_ref
 
-__all__ = ["JobRejectedError", "load_call"]
+__all__ = ["JobRejectedError", "allowed_prefixes", "load_call"]
 
 
 class JobRejectedError(Exception):
@@ -17,6 +18,28 @@ class JobRejectedError(Exception):
 
     Never retried: no later attempt would change the answer.
     """
+
+
+_PREFIX: Final = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+"""A module prefix: a dotted module name (``tasks``, ``myapp.jobs``)."""
+
+
+def allowed_prefixes(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """The allowed module prefixes (``None``: any module), or ``ConfigurationError``.
+
+    A prefix that is not a dotted module name (``''``, ``'tasks.'``, ``' tasks'``) matches no
+    module, so a worker given one would reject every job: it is refused at start instead.
+    """
+    if value is None:
+        return None
+    prefixes = (value,) if isinstance(value, str) else tuple(value)
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or _PREFIX.fullmatch(prefix) is None:
+            raise ConfigurationError(
+                f"allowed module {prefix!r} is not a dotted module name like 'tasks' or 'myapp.jobs' "
+                "(it would match no job's module)"
+            )
+    return prefixes or None
 
 
 def _module_allowed(module: str, allowed: tuple[str, ...] | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import os
 import re
 import secrets
@@ -44,6 +45,7 @@ from naq.protocol.subjects import control_filter
 from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
 from naq.worker._heartbeat import Heartbeat
+from naq.worker._loader import allowed_prefixes
 from naq.worker._processor import Delivery, JobProcessor
 from naq.worker._slots import Slots
 from naq.worker._store import JobStore
@@ -110,7 +112,7 @@ class Worker:
         burst: bool = False,
         grace: float = 30.0,
         allow_pickle: bool | None = None,
-        allowed_modules: Sequence[str] | None = None,
+        allowed_modules: str | Sequence[str] | None = None,
     ) -> None:
         self.settings = resolve_settings(nats_url, settings)
         if queues is None:
@@ -122,8 +124,8 @@ class Worker:
             raise ConfigurationError("a worker needs at least one queue")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-        if grace < 0:
-            raise ConfigurationError(f"grace must be >= 0, got {grace!r}")
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace) or grace < 0:
+            raise ConfigurationError(f"grace must be a number of seconds >= 0, got {grace!r}")
         self.concurrency = concurrency
         self.worker_id = validate_worker_id(name) if name is not None else _default_worker_id()
         self.hostname = socket.gethostname()
@@ -131,8 +133,8 @@ class Worker:
         self.burst = burst
         self.grace = grace
         self.allow_pickle = self.settings.allow_pickle if allow_pickle is None else allow_pickle
-        modules = self.settings.allowed_modules if allowed_modules is None else tuple(allowed_modules)
-        self.allowed_modules: tuple[str, ...] | None = modules or None
+        modules = self.settings.allowed_modules if allowed_modules is None else allowed_modules
+        self.allowed_modules = allowed_prefixes(modules)
         self.hooks = {
             "on_startup": _hooks(on_startup),
             "on_shutdown": _hooks(on_shutdown),
