@@ -7,10 +7,12 @@ its next fetch, delaying the next job by up to a second.
 
 The race is won by chance (a few percent of empty ``fetch(n)`` calls on loopback), and only the
 fetch that follows a job is a ``fetch(n)``: an idle worker polls with ``fetch(1)``. So the test
-makes many busy-to-idle turns in its minute: a worker process serves a few queues, and each queue
-gets a burst, then one probe job at a time, each sent 0.15 s after the previous probe's
+makes many busy-to-idle turns in its minute: four worker processes serve a queue each, and each
+queue gets a burst, then one probe job at a time, each sent 0.15 s after the previous probe's
 post-job fetch should have come back empty. That is exactly where a back-off would sleep, so a
-back-off shows as a probe that waited most of a second, not only as a log line.
+back-off shows as a probe that waited most of a second, not only as a log line. (One queue per
+worker: within one worker, a queue's post-job fetch holds every free slot while it waits, which
+can delay another queue's next fetch by up to a second for a reason other than a back-off.)
 """
 
 from __future__ import annotations
@@ -78,18 +80,23 @@ async def _probe_queue(queue: Queue, js: Any) -> list[float]:
 async def test_busy_then_idle_worker_neither_warns_nor_backs_off(
     client: None, processes: ProcessGroup, naq_env: dict[str, str], js: Any
 ) -> None:
-    worker = spawn_worker(processes, naq_env, "idler", "--allow-module", "harness", concurrency=8, queues=QUEUES)
-    await wait_registered(processes, {"idler": worker})
+    workers = {
+        f"idler-{name}": spawn_worker(
+            processes, naq_env, f"idler-{name}", "--allow-module", "harness", concurrency=4, queues=[name]
+        )
+        for name in QUEUES
+    }
+    await wait_registered(processes, workers)
 
     per_queue = await asyncio.gather(*(_probe_queue(Queue(name), js) for name in QUEUES))
 
-    log = processes.output(worker)
-    problems = [line for line in log.splitlines() if _PROBLEM.search(line)]
+    logs = "\n".join(processes.output(worker) for worker in workers.values())
+    problems = [line for line in logs.splitlines() if _PROBLEM.search(line)]
     assert not problems, "an idle worker logs no warning:\n" + "\n".join(problems[:20])
     delays = [delay for queue_delays in per_queue for delay in queue_delays]
     assert len(delays) >= len(QUEUES) * 30, f"only {len(delays)} probes ran in the idle minute"
     late = sorted(delay for delay in delays if delay >= LATE)
     assert not late, (
         f"{len(late)} of {len(delays)} probes waited for a back-off: {late} "
-        f"(median {statistics.median(delays):.3f} s)\n{worker_logs(processes, [worker])}"
+        f"(median {statistics.median(delays):.3f} s)\n{worker_logs(processes, list(workers.values()))}"
     )
