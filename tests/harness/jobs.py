@@ -139,3 +139,16 @@ def fail_hugely(directory: str, tag: str, size: int, where: str) -> None:
 def fail_padded(directory: str, tag: str, padding: str) -> None:
     """Record a run, then fail; ``padding`` only makes the job as large as a test needs."""
     always_fail(directory, tag)
+
+
+def run_until_released(directory: str, tag: str, timeout: float = 60.0) -> str:
+    """Run until the file ``<directory>/<tag>.release`` exists (at most ``timeout`` s); returns the tag."""
+    release = Path(directory, f"{tag}.release")
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.05) + 2):  # bounded in count as well as time
+        if release.exists():
+            return tag
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    raise PlannedError(f"{tag} was not released within {timeout} s")

@@ -29,8 +29,10 @@ class ProcessGroup:
         self.env = dict(os.environ if env is None else env)
         self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def spawn(self, script: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-        """Start console script ``script`` with ``args``; its output goes to a log file."""
+    def spawn(
+        self, script: str, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start console script ``script`` with ``args`` (in ``cwd``); its output goes to a log file."""
         log_path = self.log_dir / f"{script}-{len(self.processes)}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -38,6 +40,7 @@ class ProcessGroup:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**self.env, **(env or {})},
+                cwd=cwd,
             )
         self.processes.append((process, log_path))
         return process

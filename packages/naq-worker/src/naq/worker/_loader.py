@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
-from naq.protocol import JobEnvelope, get_serializer
+from naq.protocol import ConfigurationError, JobEnvelope, get_serializer
 from naq.protocol.refs import module_of, resolve_ref
 
-__all__ = ["JobRejectedError", "load_call"]
+__all__ = ["JobRejectedError", "allowed_prefixes", "load_call"]
 
 
 class JobRejectedError(Exception):
@@ -16,6 +18,28 @@ class JobRejectedError(Exception):
 
     Never retried: no later attempt would change the answer.
     """
+
+
+_PREFIX: Final = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+"""A module prefix: a dotted module name (``tasks``, ``myapp.jobs``)."""
+
+
+def allowed_prefixes(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """The allowed module prefixes (``None``: any module), or ``ConfigurationError``.
+
+    A prefix that is not a dotted module name (``''``, ``'tasks.'``, ``' tasks'``) matches no
+    module, so a worker given one would reject every job: it is refused at start instead.
+    """
+    if value is None:
+        return None
+    prefixes = (value,) if isinstance(value, str) else tuple(value)
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or _PREFIX.fullmatch(prefix) is None:
+            raise ConfigurationError(
+                f"allowed module {prefix!r} is not a dotted module name like 'tasks' or 'myapp.jobs' "
+                "(it would match no job's module)"
+            )
+    return prefixes or None
 
 
 def _module_allowed(module: str, allowed: tuple[str, ...] | None) -> bool:
@@ -35,6 +59,16 @@ _allowed: dict[tuple[str, tuple[str, ...]], bool] = {}
 
 
 _resolved: dict[str, Callable[..., Any]] = {}
+
+_PATH_SHOWN: Final = 8
+"""Import path entries named in a "cannot import" error; the rest are counted."""
+
+
+def _searched() -> str:
+    """The import path, for an error saying a module was not found: where it was looked for."""
+    shown = ", ".join(entry or "''" for entry in sys.path[:_PATH_SHOWN])
+    more = len(sys.path) - _PATH_SHOWN
+    return f"import path searched: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def load_call(
@@ -57,7 +91,10 @@ def load_call(
         try:
             target = resolve_ref(envelope.function)
         except Exception as exc:  # importing user code can raise anything
-            raise JobRejectedError(f"cannot import {envelope.function}: {type(exc).__name__}: {exc}") from exc
+            reason = f"cannot import {envelope.function}: {type(exc).__name__}: {exc}"
+            if isinstance(exc, ModuleNotFoundError):
+                reason += f" ({_searched()})"
+            raise JobRejectedError(reason) from exc
         if not callable(target):
             raise JobRejectedError(f"{envelope.function} is not callable")
         resolved = _resolved[envelope.function] = target

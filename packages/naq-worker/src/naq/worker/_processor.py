@@ -158,6 +158,7 @@ class JobProcessor:
             return
         delivery.job_id = envelope.job_id
         delivery.envelope = envelope
+        self.worker.running_changed()
         attempt = _header_attempt(message)
         status: JobStatusRecord | None = None
         if _delivery_count(message) > 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import os
 import re
 import secrets
@@ -19,7 +20,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-import nats.errors
 from loguru import logger
 
 from naq.client._connection import Connection, get_connection
@@ -45,6 +45,7 @@ from naq.protocol.subjects import control_filter
 from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
 from naq.worker._heartbeat import Heartbeat
+from naq.worker._loader import allowed_prefixes
 from naq.worker._processor import Delivery, JobProcessor
 from naq.worker._slots import Slots
 from naq.worker._store import JobStore
@@ -111,7 +112,7 @@ class Worker:
         burst: bool = False,
         grace: float = 30.0,
         allow_pickle: bool | None = None,
-        allowed_modules: Sequence[str] | None = None,
+        allowed_modules: str | Sequence[str] | None = None,
     ) -> None:
         self.settings = resolve_settings(nats_url, settings)
         if queues is None:
@@ -123,8 +124,8 @@ class Worker:
             raise ConfigurationError("a worker needs at least one queue")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-        if grace < 0:
-            raise ConfigurationError(f"grace must be >= 0, got {grace!r}")
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace) or grace < 0:
+            raise ConfigurationError(f"grace must be a number of seconds >= 0, got {grace!r}")
         self.concurrency = concurrency
         self.worker_id = validate_worker_id(name) if name is not None else _default_worker_id()
         self.hostname = socket.gethostname()
@@ -132,8 +133,8 @@ class Worker:
         self.burst = burst
         self.grace = grace
         self.allow_pickle = self.settings.allow_pickle if allow_pickle is None else allow_pickle
-        modules = self.settings.allowed_modules if allowed_modules is None else tuple(allowed_modules)
-        self.allowed_modules: tuple[str, ...] | None = modules or None
+        modules = self.settings.allowed_modules if allowed_modules is None else allowed_modules
+        self.allowed_modules = allowed_prefixes(modules)
         self.hooks = {
             "on_startup": _hooks(on_startup),
             "on_shutdown": _hooks(on_shutdown),
@@ -168,6 +169,11 @@ class Worker:
     def running_job_ids(self) -> list[str]:
         """Ids of the jobs running now."""
         return [d.job_id for d in self._running.values() if d.job_id is not None]
+
+    def running_changed(self) -> None:
+        """A job joined or left :meth:`running_job_ids`: the registry hears of it within a second,
+        through one heartbeat for however many changes (no write per job)."""
+        self._heartbeat.changed()
 
     async def call_hooks(self, name: str, *args: Any) -> None:
         """Run the ``name`` hooks; a failing job hook is logged and does not stop the job's handling."""
@@ -302,11 +308,15 @@ class Worker:
                 break
             try:
                 messages = await subscription.fetch(wanted, timeout=_FETCH_WAIT)
-            except nats.errors.TimeoutError:
+            except TimeoutError:
+                # No messages. nats.errors.TimeoutError subclasses the built-in, and nats-py 2.16
+                # also raises a bare one when the server's "no messages" lands just before its
+                # deadline: both are an empty fetch, not a failure.
                 messages = []
             except Exception as exc:  # connection trouble: back off and try again, never spin
                 self.slots.release(wanted)
-                logger.warning("fetch from queue {} failed: {}", queue, exc)
+                idle = True
+                logger.warning("fetch from queue {} failed: {}: {}", queue, type(exc).__name__, exc)
                 await asyncio.sleep(_ERROR_BACKOFF)
                 continue
             self.slots.release(wanted - len(messages))
@@ -365,6 +375,8 @@ class Worker:
         finally:
             task = asyncio.current_task()
             self._running.pop(task, None)  # type: ignore[arg-type]
+            if delivery.job_id is not None:
+                self.running_changed()
             if not delivery.slot_kept:
                 self.slots.release()
 

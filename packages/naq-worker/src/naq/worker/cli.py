@@ -6,6 +6,8 @@ or hooks; see naq.client's command line for the rest.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +34,17 @@ def _load_hooks(refs: list[str] | None, option: str) -> list[Any]:
     return hooks
 
 
+def _import_from_cwd() -> None:
+    """Put the current directory first on the import path, as ``python -m`` and ``celery`` do.
+
+    A console script's import path starts with its own ``bin`` folder, so without this the
+    ``tasks.py`` next to which the worker was started could not be imported.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def worker_command(
     queues: Annotated[list[str] | None, typer.Argument(help="Queues to serve (default: NAQ_DEFAULT_QUEUE).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Jobs run at once.")] = 10,
@@ -51,11 +64,19 @@ def worker_command(
     on_shutdown: HookOption = None,
     before_job: HookOption = None,
     after_job: HookOption = None,
+    import_cwd: Annotated[
+        bool,
+        typer.Option(
+            "--import-cwd/--no-import-cwd", help="Import job modules and hooks from the current directory too."
+        ),
+    ] = True,
     nats_url: NatsUrlOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
     """Run a worker on QUEUES until SIGTERM/SIGINT (a second signal stops at once)."""
     settings = cli_settings(nats_url, log_level)
+    if import_cwd:  # before the hooks load: they are the user's modules too
+        _import_from_cwd()
     try:
         worker = Worker(
             queues or None,
