@@ -651,6 +651,20 @@ def test_the_sync_twins_schedule_and_control(sync_api: str) -> None:
         modify_scheduled_job_sync(handle.schedule_id, nats_url=url, interval=5)
 
 
+def test_the_handle_schedule_sync_returns_blocks_on_every_method(sync_api: str) -> None:
+    handle = schedule_sync(FUNC, 1, 2, interval=600, schedule_id="sync-handle", nats_url=sync_api)
+    assert (handle.schedule_id, handle.job_id, handle.queue) == ("sync-handle", "sync-handle", "default")
+    assert handle.info().interval == 600.0
+    assert handle.pause() is True
+    assert handle.info().status == ScheduleStatus.PAUSED
+    assert handle.resume() is True
+    assert handle.modify(interval=900).interval == 900.0
+    assert handle.cancel() is True
+    assert handle.cancel() is False
+    with pytest.raises(JobNotFoundError):
+        handle.info()
+
+
 async def test_the_sync_twins_work_from_a_running_loops_thread_pool(sync_api: str, js: Any) -> None:
     handle = await asyncio.to_thread(schedule_sync, FUNC, 1, 2, cron="*/5 * * * *", nats_url=sync_api)
     assert await asyncio.to_thread(pause_scheduled_job_sync, handle.schedule_id, sync_api) is True

@@ -40,7 +40,7 @@ from naq.client._api import (
 from naq.client._job import Job
 from naq.client._queue import Queue
 from naq.client._schedules import ScheduledJob
-from naq.client._sync_job import SyncJob
+from naq.client._sync_job import SyncJob, SyncScheduledJob
 from naq.client._version import __version__
 from naq.protocol import JobStatus, ScheduleRecord, ScheduleStatus, Settings, WorkerHeartbeat
 from naq.protocol.errors import (
@@ -74,6 +74,7 @@ __all__ = [
     "ScheduleStatus",
     "Settings",
     "SyncJob",
+    "SyncScheduledJob",
     "WorkerHeartbeat",
     # module-level API (original naq names) and sync twins
     "cancel_scheduled_job",

@@ -25,7 +25,7 @@ from naq.client._schedules import (
     resume_schedule,
 )
 from naq.client._sync import run_sync
-from naq.client._sync_job import SyncJob
+from naq.client._sync_job import SyncJob, SyncScheduledJob
 from naq.client._workers import read_workers
 from naq.client.testing import active_runner
 from naq.protocol import ConfigurationError, ScheduleRecord, WorkerHeartbeat
@@ -260,9 +260,10 @@ def enqueue_in_sync(
 
 def schedule_sync(
     func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
-) -> ScheduledJob:
-    """Blocking :func:`schedule`."""
-    return run_sync(schedule(func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs))
+) -> SyncScheduledJob:
+    """Blocking :func:`schedule`; returns a :class:`SyncScheduledJob` (blocking ``info``, ``pause``,
+    ``resume``, ``cancel``, ``modify``)."""
+    return SyncScheduledJob(run_sync(schedule(func, *args, queue_name=queue_name, nats_url=nats_url, **kwargs)))
 
 
 def cancel_scheduled_job_sync(job_id: str, nats_url: Url = None) -> bool:

@@ -1,4 +1,5 @@
-"""``SyncJob``: the blocking job handle that the ``*_sync`` enqueue functions return."""
+"""Blocking handles for code without an event loop: ``SyncJob`` (what the ``*_sync`` enqueue
+functions return) and ``SyncScheduledJob`` (what ``schedule_sync`` returns)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from naq.client._job import Job
+from naq.client._schedules import ScheduledJob
 from naq.client._sync import run_sync
-from naq.protocol import JobStatus
+from naq.protocol import JobStatus, ScheduleRecord
 
-__all__ = ["SyncJob"]
+__all__ = ["SyncJob", "SyncScheduledJob"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +53,52 @@ class SyncJob:
     def cancel(self) -> bool:
         """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""
         return run_sync(self.job.cancel())
+
+
+@dataclass(frozen=True, slots=True)
+class SyncScheduledJob:
+    """A blocking handle on a schedule, returned by :func:`naq.client.schedule_sync`.
+
+    Each method runs the :class:`ScheduledJob` method of the same name on naq's background loop
+    and waits for it; ``scheduled`` is the async handle.
+    """
+
+    scheduled: ScheduledJob
+
+    def __repr__(self) -> str:
+        return f"SyncScheduledJob(schedule_id={self.schedule_id!r}, queue={self.queue!r})"
+
+    @property
+    def schedule_id(self) -> str:
+        """The schedule's id."""
+        return self.scheduled.schedule_id
+
+    @property
+    def job_id(self) -> str:
+        """The schedule id, under the original naq's name."""
+        return self.scheduled.schedule_id
+
+    @property
+    def queue(self) -> str:
+        """The queue the schedule's runs go to."""
+        return self.scheduled.queue
+
+    def info(self) -> ScheduleRecord:
+        """The schedule's record as stored now; ``JobNotFoundError`` once it is gone."""
+        return run_sync(self.scheduled.info())
+
+    def pause(self) -> bool:
+        """Stop firing until resumed; False if the schedule is gone."""
+        return run_sync(self.scheduled.pause())
+
+    def resume(self) -> bool:
+        """Fire again (one catch-up run for what fell due while paused); False if it is gone."""
+        return run_sync(self.scheduled.resume())
+
+    def cancel(self) -> bool:
+        """Delete the schedule for good; False if it was already gone."""
+        return run_sync(self.scheduled.cancel())
+
+    def modify(self, **changes: Any) -> ScheduleRecord:
+        """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run``; the new record."""
+        return run_sync(self.scheduled.modify(**changes))
