@@ -242,20 +242,37 @@ async def delete_waiting(connection: Connection, dependency_id: str, dependent_i
 async def dependency_ended(
     connection: Connection, dependency_id: str, record: ParkedJobRecord, state: ResultStatus
 ) -> None:
-    """``dependency_id`` ended as ``state``: release the parked job when that decides it."""
+    """``dependency_id`` ended as ``state``: release the parked job when that decides it.
+
+    A release is published before the waiting key that held it is deleted, so a worker killed in
+    between leaves the key (its redelivered dependency releases again; the duplicate is dropped)
+    rather than a job no one will ever release. When other dependencies still wait, this key is
+    deleted first and the others read again: of two dependencies ending at once, at least one
+    then sees none left and releases.
+    """
     dependent = record.job.job_id
     if state == "completed":
-        await delete_waiting(connection, dependency_id, dependent)
         others = [d for d in record.job.depends_on if d != dependency_id]
-        left = await asyncio.gather(
-            *(leader_value(connection, names.WAITING_BUCKET, waiting_key(d, dependent)) for d in others)
-        )
-        if not any(value is not None for value in left):
-            await release(connection, record, DependencyVerdict.met())
+        if await _any_waiting(connection, others, dependent):
+            await delete_waiting(connection, dependency_id, dependent)
+            if await _any_waiting(connection, others, dependent):
+                return
+        await release(connection, record, DependencyVerdict.met())
+        await delete_waiting(connection, dependency_id, dependent)
         return
     outcome = DependencyOutcome.CANCELLED if state == "cancelled" else DependencyOutcome.FAILED
     await release(connection, record, DependencyVerdict.failed(dependency_id, outcome))
     await delete_waiting(connection, dependency_id, dependent)
+
+
+async def _any_waiting(connection: Connection, dependencies: list[str], dependent: str) -> bool:
+    """Whether ``dependent`` still waits on any of ``dependencies`` (read from the stream leader)."""
+    if not dependencies:
+        return False
+    values = await asyncio.gather(
+        *(leader_value(connection, names.WAITING_BUCKET, waiting_key(d, dependent)) for d in dependencies)
+    )
+    return any(value is not None for value in values)
 
 
 async def release(connection: Connection, record: ParkedJobRecord, verdict: DependencyVerdict) -> None:
