@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from loguru import logger
 from typer.testing import CliRunner, Result
 
 import naq.client
@@ -29,15 +27,6 @@ FUNC = "harness.jobs:add"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 4
-
-
-@pytest.fixture(autouse=True)
-def quiet_logging() -> Iterator[None]:
-    """The commands point loguru at the runner's captured stderr; put naq's logging back as a library's."""
-    yield
-    logger.remove()
-    logger.add(sys.stderr)
-    logger.disable("naq")
 
 
 @pytest.fixture

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import naq.client
+from harness.logs import restore_library_logging
 from harness.worker_runner import WorkerRunner
 from naq.client import Queue, Settings
+
+
+@pytest.fixture(autouse=True)
+def library_logging() -> Iterator[None]:
+    """After each test, naq's logging is a library's again (CLI tests enable it on a captured stream)."""
+    yield
+    restore_library_logging()
 
 
 @pytest.fixture
