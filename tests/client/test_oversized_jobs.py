@@ -56,7 +56,8 @@ async def test_an_oversized_job_raises_job_too_large_error_with_its_size_and_the
     error = caught.value
     assert error.limit == limit
     assert error.size > 2_000_000
-    assert f"{error.size} bytes" in str(error) and f"{limit} bytes" in str(error)
+    assert f"{error.size} bytes" in str(error)
+    assert f"{limit} bytes" in str(error)
     assert await _queued(nc) == 0
     # Nothing was sent, so the connection is intact and the next job goes through.
     assert connection.nc.is_connected

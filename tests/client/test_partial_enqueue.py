@@ -92,9 +92,11 @@ async def test_a_publish_refused_midway_raises_partial_enqueue_error_and_the_ids
     assert "3 of 4 jobs were enqueued" in str(error)
     [refused] = error.not_enqueued
     enqueued_ids = [job.job_id for job in error.enqueued]
-    assert len(enqueued_ids) == 3 and refused not in enqueued_ids
+    assert len(enqueued_ids) == 3
+    assert refused not in enqueued_ids
     assert await _queued_ids(nc) == enqueued_ids
-    assert error.__cause__ is not None and "maximum" in str(error.__cause__).lower()
+    assert error.__cause__ is not None
+    assert "maximum" in str(error.__cause__).lower()
 
     # A retry reuses the ids: the refused job goes in once the limit is lifted, and the ones that
     # had gone through are not enqueued twice (the duplicate window).
@@ -108,6 +110,6 @@ async def test_a_single_job_refused_by_the_stream_raises_the_streams_error(queue
     await queue.purge()
     config = (await stream_info(nc, names.JOBS_STREAM))["config"]
     await js_api(nc, f"STREAM.UPDATE.{names.JOBS_STREAM}", {**config, "max_msg_size": 2000})
-    with pytest.raises(Exception, match="(?i)maximum") as caught:
+    with pytest.raises(Exception, match=r"(?i)maximum") as caught:
         await queue.enqueue(ADD, "x" * 3000, "y")
     assert not isinstance(caught.value, PartialEnqueueError)
