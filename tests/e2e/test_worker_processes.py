@@ -432,7 +432,7 @@ async def test_cli_failed_delete_all(
     assert "deleted 2 failed job(s)" in deleted.out
     listed = await run_cli("failed", "list", env=naq_env)
     assert listed.code == 0, listed
-    assert listed.out.strip() == "", listed
+    assert listed.out.strip() == "no failed jobs", listed
 
     usage = await run_cli("failed", "delete", env=naq_env)
     assert usage.code == 4, "neither ids nor --all is a bad argument"

@@ -28,9 +28,9 @@ from nats.js import api
 
 from naq.client._connection import Connection
 from naq.client._tasks import stop_tasks
-from naq.protocol import MessageTooLargeError, message_size
+from naq.protocol import JobTooLargeError, MessageTooLargeError, message_size
 
-__all__ = ["AckedPublisher", "check_size", "publish_acked"]
+__all__ = ["AckedPublisher", "check_job_size", "check_size", "publish_acked"]
 
 _SWEEP_EVERY: Final = 0.25
 """Seconds between looks for publishes whose acknowledgement is overdue."""
@@ -129,6 +129,20 @@ def check_size(nc: Any, subject: str, data: bytes, headers: dict[str, str] | Non
             size,
             limit,
         )
+
+
+def check_job_size(nc: Any, job_id: str, subject: str, data: bytes, headers: dict[str, str] | None) -> None:
+    """:func:`check_size` for a message that carries job ``job_id``: ``JobTooLargeError`` naming it."""
+    try:
+        check_size(nc, subject, data, headers)
+    except MessageTooLargeError as exc:
+        raise JobTooLargeError(
+            f"job {job_id} is {exc.size} bytes (payload and headers), over the server's max payload of "
+            f"{exc.limit} bytes, so it was not enqueued; pass large data by reference (a path, a URL, "
+            "an object store key)",
+            exc.size,
+            exc.limit,
+        ) from None
 
 
 def _pub_ack(reply: dict[str, Any]) -> api.PubAck:

@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 the job failed, or nothing was found; 2 bad usage (type
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from collections.abc import Coroutine
 from typing import Annotated, Any, Final, TypeVar
@@ -29,10 +30,13 @@ __all__ = [
     "EXIT_CONNECTION",
     "EXIT_FAILED",
     "LogLevelOption",
+    "TYPER_SETTINGS",
     "NatsUrlOption",
     "cli_settings",
     "closing",
     "configure_logging",
+    "keep_root_options",
+    "non_negative_seconds",
     "run_command",
 ]
 
@@ -51,6 +55,34 @@ NatsUrlOption = Annotated[
 LogLevelOption = Annotated[
     str | None, typer.Option("--log-level", help="TRACE, DEBUG, INFO, WARNING, ERROR (env: NAQ_LOG_LEVEL).")
 ]
+
+TYPER_SETTINGS: Final[dict[str, Any]] = {"rich_markup_mode": None}
+"""Settings of every naq ``typer.Typer``: click's plain help. Typer's Rich help shows every on/off
+flag as ``<bool>`` and, at 80 columns, cuts a long word of an option's help with an ellipsis;
+click's help names flags bare and wraps help text at word boundaries."""
+
+
+def keep_root_options(ctx: typer.Context, nats_url: str | None, log_level: str | None) -> None:
+    """Make ``--nats-url`` / ``--log-level`` given before the command the defaults of every
+    command under ``ctx`` (click's ``default_map``), so a flag after the command still wins."""
+    given = {name: value for name, value in (("nats_url", nats_url), ("log_level", log_level)) if value is not None}
+    if given:
+        ctx.default_map = {**(ctx.default_map or {}), **_defaults(ctx.command, given)}
+
+
+def _defaults(command: Any, given: dict[str, str]) -> dict[str, Any]:
+    # A group maps each subcommand's name to its own defaults; a command takes those it has.
+    subcommands = getattr(command, "commands", None)
+    if subcommands is None:
+        return {name: value for name, value in given.items() if name in {p.name for p in command.params}}
+    return {name: _defaults(sub, given) for name, sub in subcommands.items()}
+
+
+def non_negative_seconds(value: float | None) -> float | None:
+    """Typer callback of a seconds option: refuse a negative, infinite or NaN value (bad usage)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be a finite number of seconds >= 0, got {value}")
+    return value
 
 
 def configure_logging(level: str) -> None:

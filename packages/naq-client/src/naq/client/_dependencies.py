@@ -25,6 +25,7 @@ from typing import Final
 
 from loguru import logger
 
+from naq.client._acks import check_job_size
 from naq.client._connection import Connection
 from naq.client._events import announce_jobs
 from naq.client._jsapi import JetStreamAPIError, js_api
@@ -148,9 +149,16 @@ async def park(connection: Connection, envelopes: Sequence[JobEnvelope], states:
         record = ParkedJobRecord(job=envelope, generation=generation, parked_at=now, deadline=now + timeout)
         pending = [d for d in envelope.depends_on if states.get(d) is None]
         parked.append((record, pending))
-    for start in range(0, len(parked), _WINDOW):
-        window = parked[start : start + _WINDOW]
-        await asyncio.gather(*(_write_parking(connection, record, pending) for record, pending in window))
+    # Every message of every parking is measured before the first is written: a job too large to
+    # park leaves nothing behind. (The deadline message carries more headers than any release of
+    # the same parking, so a job that can park can also be released.)
+    writes = [(record, _parking_messages(record, pending)) for record, pending in parked]
+    for record, messages in writes:
+        for subject, data, headers in messages:
+            check_job_size(connection.nc, record.job.job_id, subject, data, headers)
+    for start in range(0, len(writes), _WINDOW):
+        window = writes[start : start + _WINDOW]
+        await asyncio.gather(*(_write_parking(connection, messages) for _, messages in window))
         await announce_jobs(connection, EventKind.WAITING, [record.job for record, _ in window])
     # Look again: a dependency that ended while the keys were being written must still release.
     again = await dependency_states(connection, {d for _, pending in parked for d in pending})
@@ -161,12 +169,19 @@ async def park(connection: Connection, envelopes: Sequence[JobEnvelope], states:
                 await dependency_ended(connection, dependency, record, state)
 
 
-async def _write_parking(connection: Connection, record: ParkedJobRecord, pending: list[str]) -> None:
-    js = connection.js
+_Message = tuple[str, bytes, dict[str, str] | None]
+"""A message to publish: subject, data, headers."""
+
+
+def _parking_messages(record: ParkedJobRecord, pending: list[str]) -> list[_Message]:
+    """What parking ``record`` writes, in order: a key per pending dependency, the waiting status,
+    and the ``dependency_timeout`` message."""
     envelope = record.job
     encoded = record.encode()
-    for dependency in pending:
-        await js.publish(kv_key_subject(names.WAITING_BUCKET, waiting_key(dependency, envelope.job_id)), encoded)
+    messages: list[_Message] = [
+        (kv_key_subject(names.WAITING_BUCKET, waiting_key(dependency, envelope.job_id)), encoded, None)
+        for dependency in pending
+    ]
     status = JobStatusRecord(
         job_id=envelope.job_id,
         queue=envelope.queue,
@@ -176,7 +191,7 @@ async def _write_parking(connection: Connection, record: ParkedJobRecord, pendin
         waiting_on=tuple(pending),
         generation=record.generation,
     )
-    await js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, envelope.job_id), status.encode())
+    messages.append((kv_key_subject(names.JOB_STATUS_BUCKET, envelope.job_id), status.encode(), None))
     deadline = DependencyVerdict.deadline(record.generation)
     headers = {
         names.HEADER_SCHEDULE: schedule_at(record.deadline),
@@ -184,7 +199,13 @@ async def _write_parking(connection: Connection, record: ParkedJobRecord, pendin
         names.HEADER_MSG_ID: derived_message_id(envelope.job_id, MessagePurpose.DEADLINE, record.generation),
         names.HEADER_DEPENDENCIES: deadline.header(),
     }
-    await js.publish(dependency_deadline_subject(envelope.job_id), envelope.encode(), headers=headers)
+    messages.append((dependency_deadline_subject(envelope.job_id), envelope.encode(), headers))
+    return messages
+
+
+async def _write_parking(connection: Connection, messages: list[_Message]) -> None:
+    for subject, data, headers in messages:
+        await connection.js.publish(subject, data, headers=headers)
 
 
 async def parked_record(connection: Connection, dependency_id: str, dependent_id: str) -> ParkedJobRecord | None:

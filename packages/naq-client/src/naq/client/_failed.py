@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 import nats.js.errors
@@ -30,7 +31,7 @@ from naq.protocol import (
 )
 from naq.protocol.subjects import derived_message_id, failed_queue_filter, queue_subject
 
-__all__ = ["FailedEntry", "delete_failed", "describe", "find_failed", "list_failed", "requeue_failed"]
+__all__ = ["FailedEntry", "delete_failed", "describe", "find_failed", "list_failed", "render", "requeue_failed"]
 
 _PAGE: Final = 100_000
 
@@ -139,3 +140,26 @@ def describe(entry: FailedEntry) -> dict[str, object]:
         if record.job_id is not None:
             summary.update(job_id=record.job_id)
     return json.loads(json.dumps(summary))
+
+
+def _field_text(key: str, value: object) -> str:
+    if key == "failed_at" and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def render(entry: FailedEntry) -> str:
+    """A record for people to read: one ``field: value`` line each, then the traceback."""
+    summary = describe(entry)
+    error = summary.pop("error")
+    assert isinstance(error, dict)
+    lines = []
+    for key, value in summary.items():
+        lines.append(f"{key.replace('_', ' ') + ':':<11}{_field_text(key, value)}")
+    lines.append(f"{'error:':<11}{error.get('type')}: {error.get('message')}")
+    traceback = str(error.get("traceback") or "").rstrip()
+    if traceback:
+        lines += ["", traceback]
+    return "\n".join(lines)

@@ -31,7 +31,7 @@ from naq.protocol.settings import check_dependency_timeout
 if TYPE_CHECKING:
     from naq.client._job import Job
 
-__all__ = ["JobOptions", "build_envelope", "dependency_ids", "merge_kwargs", "split_options"]
+__all__ = ["OPTION_NAMES", "JobOptions", "build_envelope", "dependency_ids", "merge_kwargs", "split_options"]
 
 Callable_ = Callable[..., Any] | str
 """A job's function: the callable, or its ``module:qualname`` reference (JSON serializer only)."""
@@ -56,7 +56,8 @@ class JobOptions:
     serializer: str | None = None
 
 
-_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(JobOptions))
+OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(JobOptions))
+"""The names of naq's per-job options (``enqueue``'s keyword-only parameters)."""
 
 
 def split_options(
@@ -67,8 +68,8 @@ def split_options(
     Option names are naq's (as in ``enqueue``); a function keyword argument with such a name goes
     in ``func_kwargs``.
     """
-    options = JobOptions(**{k: v for k, v in kwargs.items() if k in _OPTION_NAMES})
-    return options, merge_kwargs({k: v for k, v in kwargs.items() if k not in _OPTION_NAMES}, func_kwargs)
+    options = JobOptions(**{k: v for k, v in kwargs.items() if k in OPTION_NAMES})
+    return options, merge_kwargs({k: v for k, v in kwargs.items() if k not in OPTION_NAMES}, func_kwargs)
 
 
 def merge_kwargs(kwargs: Mapping[str, Any], func_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -93,10 +94,15 @@ def dependency_ids(depends_on: str | Job | Iterable[str | Job] | None) -> tuple[
     """Job ids from ``depends_on``: an id, a Job handle, or an iterable of either."""
     if depends_on is None:
         return ()
-    items = [depends_on] if isinstance(depends_on, str) or hasattr(depends_on, "job_id") else list(depends_on)
+    if isinstance(depends_on, str) or hasattr(depends_on, "job_id"):
+        items = [depends_on]
+    elif _is_collection(depends_on):
+        items = list(depends_on)  # type: ignore[arg-type]
+    else:
+        raise ConfigurationError(f"depends_on must be a job id, a Job, or a list of them; got {depends_on!r}")
     ids = []
     for item in items:
-        job_id = item if isinstance(item, str) else getattr(item, "job_id", None)
+        job_id = item if isinstance(item, str) else getattr(item, "job_id", item)
         try:
             ids.append(validate_job_id(job_id))
         except ValueError as exc:
@@ -104,10 +110,32 @@ def dependency_ids(depends_on: str | Job | Iterable[str | Job] | None) -> tuple[
     return tuple(dict.fromkeys(ids))
 
 
-def _exception_refs(values: Iterable[type[BaseException] | str]) -> tuple[str, ...]:
+def _exception_refs(name: str, values: Iterable[type[BaseException] | str] | None) -> tuple[str, ...]:
+    if values is None:
+        return ()
     if isinstance(values, str | type):
         values = [values]
+    elif not _is_collection(values):
+        raise ConfigurationError(
+            f"{name} must be an exception class, a 'module:Class' reference, or a list of them; got {values!r}"
+        )
     return tuple(exception_ref(value) for value in values)
+
+
+def _is_collection(value: object) -> bool:
+    """A list-like value: iterable, but not text, bytes or a mapping."""
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping)
+
+
+def _retry_delay(value: object) -> float | tuple[float, ...]:
+    if isinstance(value, int | float):  # bool too: _number refuses it
+        return _number("retry_delay", value, allow_zero=True)
+    if not _is_collection(value):
+        raise ConfigurationError(f"retry_delay must be seconds: a number or a list of numbers, got {value!r}")
+    delays = tuple(_number("retry_delay", d, allow_zero=True) for d in value)  # type: ignore[union-attr]
+    if not delays:
+        raise ConfigurationError("retry_delay must not be an empty list")
+    return delays
 
 
 def _function_reference(func: Callable_, serializer_name: str) -> str:
@@ -139,12 +167,9 @@ def build_envelope(
 
     if isinstance(options.max_retries, bool) or not isinstance(options.max_retries, int) or options.max_retries < 0:
         raise ConfigurationError(f"max_retries must be a whole number >= 0, got {options.max_retries!r}")
-    if isinstance(options.retry_delay, int | float):
-        retry_delay: float | tuple[float, ...] = _number("retry_delay", options.retry_delay, allow_zero=True)
-    else:
-        retry_delay = tuple(_number("retry_delay", d, allow_zero=True) for d in options.retry_delay)
-        if not retry_delay:
-            raise ConfigurationError("retry_delay must not be an empty list")
+    retry_delay = _retry_delay(options.retry_delay)
+    if not isinstance(options.retry_jitter, bool):
+        raise ConfigurationError(f"retry_jitter must be True or False, got {options.retry_jitter!r}")
     if options.retry_strategy not in RETRY_STRATEGIES:
         raise ConfigurationError(f"retry_strategy must be one of {RETRY_STRATEGIES}, got {options.retry_strategy!r}")
     retry_max_delay = None
@@ -177,10 +202,10 @@ def build_envelope(
             max_retries=options.max_retries,
             retry_delay=retry_delay,
             retry_strategy=options.retry_strategy,  # type: ignore[arg-type]  # checked above
-            retry_jitter=bool(options.retry_jitter),
+            retry_jitter=options.retry_jitter,
             retry_max_delay=retry_max_delay,
-            retry_on=_exception_refs(options.retry_on),
-            ignore_on=_exception_refs(options.ignore_on),
+            retry_on=_exception_refs("retry_on", options.retry_on),
+            ignore_on=_exception_refs("ignore_on", options.ignore_on),
             depends_on=depends_on,
             timeout=timeout,
             result_ttl=result_ttl,

@@ -13,14 +13,14 @@ from typing import Any, Final
 import nats.errors
 import nats.js.errors
 
-from naq.client._acks import publish_acked
+from naq.client._acks import check_job_size, publish_acked
 from naq.client._cadence import check_repeat, check_seconds, parse_time
 from naq.client._connection import Connection, get_connection
-from naq.client._dependencies import decide, dependency_states, park
+from naq.client._dependencies import DependencyStates, decide, dependency_states, park
 from naq.client._events import announce_jobs
 from naq.client._job import Job
 from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
-from naq.client._options import Callable_, JobOptions, build_envelope, merge_kwargs, split_options
+from naq.client._options import OPTION_NAMES, Callable_, JobOptions, build_envelope, merge_kwargs, split_options
 from naq.client._resources import ensure_stream
 from naq.client._schedules import (
     ScheduledJob,
@@ -42,7 +42,9 @@ from naq.protocol import (
     DependencyVerdict,
     EventKind,
     JobEnvelope,
+    JobTooLargeError,
     NaqConnectionError,
+    PartialEnqueueError,
     QueueFullError,
     ScheduleRecord,
     Settings,
@@ -109,7 +111,7 @@ async def _check_not_full(connection: Connection) -> None:
 
 def _publish_error(exc: Exception, job_id: str) -> Exception:
     text = str(exc).lower()
-    if "maximum bytes" in text or "insufficient" in text or "resources exceeded" in text:
+    if "maximum bytes" in text or "maximum messages" in text or "insufficient" in text or "resources exceeded" in text:
         return QueueFullError(f"job {job_id} was not enqueued: the job stream is full ({exc})")
     if isinstance(exc, nats.errors.TimeoutError | nats.js.errors.NoStreamResponseError):
         return NaqConnectionError(f"job {job_id} may not have been enqueued: no acknowledgement from JetStream ({exc})")
@@ -121,12 +123,19 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
 
     A job with ``depends_on`` goes to its queue only if its dependencies are decided (all
     completed, or one failed: the worker then fails it); otherwise it is parked until they end.
+
+    Everything that can be checked is checked before the first publish, so a bad job enqueues
+    none: the queue's fullness (``QueueFullError``) and every message's size against the server's
+    max payload, headers included (``JobTooLargeError``). A publish that fails after that (the
+    stream refuses a message, an acknowledgement does not come) raises the error itself for one
+    job, and ``PartialEnqueueError`` for several: which were enqueued and which may not be.
     """
     await ensure_stream(connection, resources.jobs_stream(connection.settings))
     await _check_not_full(connection)
     dependents = [envelope for envelope in envelopes if envelope.depends_on]
     verdicts: dict[str, DependencyVerdict] = {}
     waiting: list[JobEnvelope] = []
+    states: DependencyStates = {}
     if dependents:
         states = await dependency_states(connection, (d for envelope in dependents for d in envelope.depends_on))
         for envelope in dependents:
@@ -135,42 +144,81 @@ async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvel
                 waiting.append(envelope)
             else:
                 verdicts[envelope.job_id] = verdict
-        if waiting:
-            await park(connection, waiting, states)
     parked = {envelope.job_id for envelope in waiting}
-    await _publish_windows(connection, [e for e in envelopes if e.job_id not in parked], verdicts)
+    messages = [_first_publish(connection, e, verdicts) for e in envelopes if e.job_id not in parked]
+    if waiting:
+        try:
+            await park(connection, waiting, states)  # measures every parking before writing any
+        except JobTooLargeError:
+            raise
+        except Exception as exc:
+            if len(envelopes) == 1:
+                raise
+            raise _partial(connection, [], envelopes, exc) from exc
+    acked: list[JobEnvelope] = list(waiting)
+    failed = await _publish_windows(connection, messages, acked)
+    if failed is not None:
+        envelope, error = failed
+        cause = _publish_error(error, envelope.job_id)
+        if cause is not error:
+            cause.__cause__ = error
+        if len(envelopes) == 1:
+            raise cause from error
+        raise _partial(connection, acked, envelopes, cause) from cause
 
 
-async def _publish_windows(
-    connection: Connection, envelopes: Sequence[JobEnvelope], verdicts: dict[str, DependencyVerdict]
-) -> None:
-    # Pipelined: a window of publishes in flight at once, each awaiting its own acknowledgement.
-    for start in range(0, len(envelopes), _PUBLISH_WINDOW):
-        window = envelopes[start : start + _PUBLISH_WINDOW]
-        results = await asyncio.gather(
-            *(
-                publish_acked(
-                    connection,
-                    queue_subject(envelope.queue),
-                    envelope.encode(),
-                    _first_publish_headers(envelope, verdicts),
-                    _PUBLISH_TIMEOUT,
-                )
-                for envelope in window
-            ),
-            return_exceptions=True,
-        )
-        for envelope, result in zip(window, results, strict=True):
-            if isinstance(result, Exception):
-                raise _publish_error(result, envelope.job_id) from result
-        await announce_jobs(connection, EventKind.ENQUEUED, window)
+_Publish = tuple[JobEnvelope, bytes, dict[str, str]]
+"""A job's first publish: its envelope, the encoded envelope, and the headers it carries."""
 
 
-def _first_publish_headers(envelope: JobEnvelope, verdicts: dict[str, DependencyVerdict]) -> dict[str, str]:
+def _first_publish(connection: Connection, envelope: JobEnvelope, verdicts: dict[str, DependencyVerdict]) -> _Publish:
+    data = envelope.encode()
     headers = {names.HEADER_MSG_ID: envelope.job_id}
     if envelope.depends_on:
         headers[names.HEADER_DEPENDENCIES] = verdicts[envelope.job_id].header()
-    return headers
+    check_job_size(connection.nc, envelope.job_id, queue_subject(envelope.queue), data, headers)
+    return envelope, data, headers
+
+
+def _partial(
+    connection: Connection, acked: Sequence[JobEnvelope], envelopes: Sequence[JobEnvelope], cause: Exception
+) -> PartialEnqueueError:
+    done = {envelope.job_id for envelope in acked}
+    enqueued = [Job(e.job_id, e.queue, connection.settings) for e in envelopes if e.job_id in done]
+    not_enqueued = [e.job_id for e in envelopes if e.job_id not in done]
+    return PartialEnqueueError(
+        f"{len(enqueued)} of {len(envelopes)} jobs were enqueued; {len(not_enqueued)} were not (or may not "
+        f"have been), see .not_enqueued: enqueue those ids again to retry without duplicates ({cause})",
+        enqueued,
+        not_enqueued,
+    )
+
+
+async def _publish_windows(
+    connection: Connection, messages: Sequence[_Publish], acked: list[JobEnvelope]
+) -> tuple[JobEnvelope, Exception] | None:
+    """Publish pipelined, a window at a time, adding each acknowledged job to ``acked``; the
+    first failed publish and its error, if any (its window is awaited whole, later ones not sent)."""
+    for start in range(0, len(messages), _PUBLISH_WINDOW):
+        window = messages[start : start + _PUBLISH_WINDOW]
+        results = await asyncio.gather(
+            *(
+                publish_acked(connection, queue_subject(envelope.queue), data, headers, _PUBLISH_TIMEOUT)
+                for envelope, data, headers in window
+            ),
+            return_exceptions=True,
+        )
+        outcomes = [(envelope, result) for (envelope, _, _), result in zip(window, results, strict=True)]
+        sent = [envelope for envelope, result in outcomes if not isinstance(result, BaseException)]
+        acked.extend(sent)
+        if sent:
+            await announce_jobs(connection, EventKind.ENQUEUED, sent)
+        for envelope, result in outcomes:
+            if isinstance(result, Exception):
+                return envelope, result
+            if isinstance(result, BaseException):
+                raise result  # cancelled
+    return None
 
 
 async def submit(settings: Settings, envelopes: Sequence[JobEnvelope]) -> None:
@@ -286,16 +334,33 @@ class Queue:
         Each entry is the positional arguments (a list or tuple), or a pair ``(args, kwargs)``.
         ``options`` are ``enqueue``'s options, applied to every job (``job_id`` is not allowed:
         ids must differ).
+
+        All or nothing for what can be checked first: every job is built and measured (arguments,
+        options, its size against the server's max payload, the queue's fullness) before the first
+        is published, so one bad job enqueues none. If a publish fails after that (the stream
+        refuses a message, an acknowledgement does not come), ``PartialEnqueueError`` says which
+        jobs were enqueued (``.enqueued``, their handles) and which were not or may not have been
+        (``.not_enqueued``, their ids, to enqueue again with ``enqueue(..., job_id=...)``: the
+        duplicate window makes a retry of a job that did get through a no-op).
         """
         if "job_id" in options:
             raise ConfigurationError("enqueue_many gives each job its own id; job_id is not allowed")
+        unknown = sorted(set(options) - OPTION_NAMES)
+        if unknown:
+            raise ConfigurationError(f"enqueue_many takes enqueue's options; unknown: {', '.join(unknown)}")
         job_options = JobOptions(**options)
+        if isinstance(calls, str | bytes) or not isinstance(calls, Iterable):
+            raise ConfigurationError(f"calls must be a list of argument lists, got {calls!r}")
         envelopes = []
         for call in calls:
             if isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], dict):
                 args, call_kwargs = call
             else:
                 args, call_kwargs = call, {}
+            if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+                raise ConfigurationError(
+                    f"each entry of calls is a list of positional arguments or a pair (args, kwargs), got {call!r}"
+                )
             envelopes.append(build_envelope(func, tuple(args), call_kwargs, job_options, self.name, self.settings))
         if envelopes:
             await submit(self.settings, envelopes)

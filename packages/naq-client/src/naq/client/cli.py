@@ -18,15 +18,26 @@ from naq.client._cancel import cancel_job
 from naq.client._cli_common import (
     EXIT_CONFIG,
     EXIT_FAILED,
+    TYPER_SETTINGS,
     LogLevelOption,
     NatsUrlOption,
     cli_settings,
     closing,
+    keep_root_options,
+    non_negative_seconds,
     run_command,
 )
 from naq.client._cli_schedules import job_control, list_scheduled
 from naq.client._connection import get_connection
-from naq.client._failed import FailedEntry, delete_failed, describe, find_failed, list_failed, requeue_failed
+from naq.client._failed import (
+    FailedEntry,
+    delete_failed,
+    describe,
+    find_failed,
+    list_failed,
+    render,
+    requeue_failed,
+)
 from naq.client._job import Job
 from naq.client._job_state import QUEUED_SCAN_LIMIT, JobState, read_job_state
 from naq.client._queue import Queue
@@ -40,8 +51,10 @@ __all__ = ["ENTRY_POINT_GROUP", "app", "main"]
 ENTRY_POINT_GROUP = "naq.cli"
 """Entry-point group through which installed naq packages add ``naq`` subcommands."""
 
-app = typer.Typer(name="naq", help="naq: a Python job queue on NATS JetStream.", no_args_is_help=True)
-failed_app = typer.Typer(help="The dead-letter queue: jobs that failed for good.", no_args_is_help=True)
+app = typer.Typer(name="naq", help="naq: a Python job queue on NATS JetStream.", no_args_is_help=True, **TYPER_SETTINGS)
+failed_app = typer.Typer(
+    help="The dead-letter queue: jobs that failed for good.", no_args_is_help=True, **TYPER_SETTINGS
+)
 app.add_typer(failed_app, name="failed")
 
 
@@ -53,12 +66,19 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True),
     ] = False,
+    nats_url: NatsUrlOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
-    """naq: a Python job queue on NATS JetStream."""
+    """naq: a Python job queue on NATS JetStream.
+
+    --nats-url and --log-level go before the command or after it (after wins).
+    """
+    keep_root_options(ctx, nats_url, log_level)
 
 
 @app.command()
@@ -106,7 +126,10 @@ def list_workers_command(
 @app.command()
 def result(
     job_id: Annotated[str, typer.Argument(help="The job's id.")],
-    wait: Annotated[float | None, typer.Option("--wait", help="Wait up to SECONDS for the job to end.")] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option("--wait", help="Wait up to SECONDS for the job to end.", callback=non_negative_seconds),
+    ] = None,
     nats_url: NatsUrlOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
@@ -183,7 +206,10 @@ def enqueue(
     kwargs: Annotated[str | None, typer.Option("--kwargs", help="Keyword arguments as one JSON object.")] = None,
     job_id: Annotated[str | None, typer.Option("--job-id", help="Your own job id.")] = None,
     max_retries: Annotated[int, typer.Option("--max-retries", help="Retries after the first attempt.")] = 0,
-    wait: Annotated[float | None, typer.Option("--wait", help="Wait up to SECONDS and print the result.")] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option("--wait", help="Wait up to SECONDS and print the result.", callback=non_negative_seconds),
+    ] = None,
     nats_url: NatsUrlOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
@@ -249,28 +275,29 @@ def failed_list(
     async def read() -> list[FailedEntry]:
         return await list_failed(await get_connection(settings), queue)
 
-    for entry in run_command(closing(read())):
-        summary = describe(entry)
+    entries = run_command(closing(read()))
+    for entry in entries:
         if as_json:
-            typer.echo(json.dumps(summary))
+            typer.echo(json.dumps(describe(entry)))
         else:
             error = entry.record.error
             typer.echo(f"{entry.id}  {entry.queue}  {error.type}: {error.message}")
+    if not entries and not as_json:
+        typer.echo("no failed jobs")
 
 
 @failed_app.command("show")
 def failed_show(
     job_id: Annotated[str, typer.Argument(help="The failed job's id.")],
     queue: QueueFilter = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document, the traceback in it.")] = False,
     nats_url: NatsUrlOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
     """Show a failed job in full, traceback included."""
     settings = cli_settings(nats_url, log_level)
     [entry] = _selected(settings, [job_id], False, queue)
-    typer.echo(json.dumps(describe(entry), indent=2))
-    if entry.record.error.traceback:
-        typer.echo(entry.record.error.traceback)
+    typer.echo(json.dumps(describe(entry), indent=2) if as_json else render(entry))
 
 
 @failed_app.command("requeue")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from naq.client._cli_common import LogLevelOption, NatsUrlOption, cli_settings, run_command
+from naq.client._cli_common import TYPER_SETTINGS, LogLevelOption, NatsUrlOption, cli_settings, run_command
 from naq.client._connection import close_connections
 from naq.scheduler._scheduler import Scheduler
 
@@ -55,7 +55,7 @@ def scheduler_command(
     run_command(serve())
 
 
-app = typer.Typer(name="naq-scheduler", help="Run a naq scheduler.", add_completion=False)
+app = typer.Typer(name="naq-scheduler", help="Run a naq scheduler.", add_completion=False, **TYPER_SETTINGS)
 app.command()(scheduler_command)
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from naq.client._cli_common import EXIT_CONFIG, LogLevelOption, NatsUrlOption, cli_settings, run_command
+from naq.client._cli_common import EXIT_CONFIG, TYPER_SETTINGS, LogLevelOption, NatsUrlOption, cli_settings, run_command
 from naq.client._connection import close_connections
 from naq.protocol import resolve_ref
 from naq.worker._worker import Worker
@@ -105,7 +105,7 @@ def worker_command(
     run_command(serve())
 
 
-app = typer.Typer(name="naq-worker", help="Run a naq worker.", add_completion=False)
+app = typer.Typer(name="naq-worker", help="Run a naq worker.", add_completion=False, **TYPER_SETTINGS)
 app.command()(worker_command)
 
 
