@@ -27,10 +27,15 @@ from typing import Final
 import nats.js.errors
 from loguru import logger
 
-from naq.client._cadence import Cadence, interval_too_short
-from naq.client._connection import Connection
-from naq.client._queue import publish_envelopes
-from naq.client._schedule_store import delete_schedule, read_schedule, schedules_kv
+from naq.client.runtime import (
+    Cadence,
+    Connection,
+    delete_schedule,
+    interval_too_short,
+    publish_envelopes,
+    read_schedule,
+    schedules_kv,
+)
 from naq.protocol import JobEnvelope, ScheduleRecord, ScheduleStatus
 from naq.protocol.subjects import schedule_run_job_id
 from naq.scheduler._view import ScheduleView

@@ -24,9 +24,7 @@ import nats.js.errors
 from loguru import logger
 from nats.js.api import RawStreamMsg
 
-from naq.client._connection import Connection
-from naq.client._kv_cas import kv_write_if
-from naq.client._resources import ensure_bucket
+from naq.client.runtime import Connection, ensure_bucket, kv_write_if
 from naq.protocol import LeaderLockRecord, SerializationError, names, resources
 from naq.protocol.subjects import kv_key_subject
 

@@ -19,13 +19,18 @@ from typing import Final
 
 from loguru import logger
 
-from naq.client._connection import Connection, get_connection
-from naq.client._events import publish_system_event
-from naq.client._queue import resolve_settings
-from naq.client._resources import ensure_bucket, ensure_stream
-from naq.client._schedule_store import schedules_kv
-from naq.client._tasks import stop_signals, stop_tasks
-from naq.client._watch import KeyWatch
+from naq.client.runtime import (
+    Connection,
+    KeyWatch,
+    ensure_bucket,
+    ensure_stream,
+    get_connection,
+    publish_system_event,
+    resolve_settings,
+    schedules_kv,
+    stop_signals,
+    stop_tasks,
+)
 from naq.protocol import ConfigurationError, ScheduleRecord, Settings, SystemEventKind, resources
 from naq.protocol.ids import validate_token
 from naq.scheduler._firing import Firer

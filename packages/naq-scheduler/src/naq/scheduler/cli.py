@@ -9,8 +9,14 @@ from typing import Annotated
 
 import typer
 
-from naq.client._cli_common import TYPER_SETTINGS, LogLevelOption, NatsUrlOption, cli_settings, run_command
-from naq.client._connection import close_connections
+from naq.client.runtime import (
+    TYPER_SETTINGS,
+    LogLevelOption,
+    NatsUrlOption,
+    cli_settings,
+    close_connections,
+    run_command,
+)
 from naq.scheduler._scheduler import Scheduler
 
 __all__ = ["app", "main", "scheduler_command"]

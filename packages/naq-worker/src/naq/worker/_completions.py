@@ -15,8 +15,7 @@ from typing import Any, Final
 
 from loguru import logger
 
-from naq.client._connection import Connection
-from naq.client._events import publish_event
+from naq.client.runtime import Connection, publish_event
 from naq.protocol import EventKind
 
 __all__ = ["MAX_BATCH", "CompletionEvents"]

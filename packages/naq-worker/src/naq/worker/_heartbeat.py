@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from loguru import logger
 
-from naq.client._tasks import stop_task
+from naq.client.runtime import stop_task
 from naq.protocol import WorkerHeartbeat, WorkerStatus, names
 from naq.protocol.subjects import kv_key_subject
 from naq.worker._version import __version__

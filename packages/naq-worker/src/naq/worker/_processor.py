@@ -23,7 +23,7 @@ from typing import Any, Final
 import nats.errors
 from loguru import logger
 
-from naq.client._dependencies import (
+from naq.client.runtime import (
     decide,
     delete_waiting,
     dependency_ended,
@@ -31,9 +31,10 @@ from naq.client._dependencies import (
     park,
     parked_on,
     parked_record,
+    publish_event,
+    publish_system_event,
     release,
 )
-from naq.client._events import publish_event, publish_system_event
 from naq.protocol import (
     DependencyFailedError,
     DependencyOutcome,

@@ -15,10 +15,7 @@ import dataclasses
 import time
 from typing import Any
 
-from naq.client._acks import publish_acked
-from naq.client._connection import Connection
-from naq.client._resources import kv_value
-from naq.client._results import read_result_record
+from naq.client.runtime import Connection, kv_value, publish_acked, read_result_record
 from naq.protocol import (
     ErrorInfo,
     FailedJobRecord,

@@ -22,12 +22,19 @@ from typing import Any, Final
 
 from loguru import logger
 
-from naq.client._connection import Connection, get_connection
-from naq.client._events import publish_event, publish_system_event
-from naq.client._queue import resolve_settings
-from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream
-from naq.client._tasks import stop_signals, stop_tasks
-from naq.client._watch import KeyWatch
+from naq.client.runtime import (
+    Connection,
+    KeyWatch,
+    ensure_bucket,
+    ensure_queue_consumer,
+    ensure_stream,
+    get_connection,
+    publish_event,
+    publish_system_event,
+    resolve_settings,
+    stop_signals,
+    stop_tasks,
+)
 from naq.protocol import (
     ConfigurationError,
     ControlCommand,

@@ -12,8 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from naq.client._cli_common import EXIT_CONFIG, TYPER_SETTINGS, LogLevelOption, NatsUrlOption, cli_settings, run_command
-from naq.client._connection import close_connections
+from naq.client.runtime import (
+    EXIT_CONFIG,
+    TYPER_SETTINGS,
+    LogLevelOption,
+    NatsUrlOption,
+    cli_settings,
+    close_connections,
+    run_command,
+)
 from naq.protocol import resolve_ref
 from naq.worker._worker import Worker
 
