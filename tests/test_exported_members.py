@@ -149,6 +149,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "NatsUrlOption",
             "TYPER_SETTINGS",
             "cli_settings",
+            "closing",
             "close_connections",
             "configure_logging",
             "decide",

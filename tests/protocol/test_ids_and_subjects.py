@@ -163,3 +163,11 @@ def test_schedule_run_ids_are_valid_deterministic_and_distinct_per_run(
 def test_long_schedule_ids_stay_distinct_after_shortening() -> None:
     a, b = "s" * 63 + "a", "s" * 63 + "b"
     assert schedule_run_job_id(a, 1_700_000_000) != schedule_run_job_id(b, 1_700_000_000)
+
+
+def test_process_ids_are_valid_worker_ids_and_differ_per_call() -> None:
+    from naq.protocol.ids import process_id, validate_worker_id
+
+    first, second = process_id(), process_id()
+    assert validate_worker_id(first) == first
+    assert first != second

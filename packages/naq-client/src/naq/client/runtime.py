@@ -27,14 +27,23 @@ What it holds, by concern:
 - **tasks and signals**: :func:`stop_task`, :func:`stop_tasks`, :func:`stop_signals`;
 - **command lines**: the options, settings and exit codes every naq CLI shares
   (:data:`NatsUrlOption`, :data:`LogLevelOption`, :data:`TYPER_SETTINGS`, :func:`cli_settings`,
-  :func:`run_command`, :data:`EXIT_CONFIG`, ...).
+  :func:`run_command`, :func:`closing`, :data:`EXIT_CONFIG`, ...).
 """
-
-import importlib
-from typing import TYPE_CHECKING, Any
 
 from naq.client._acks import publish_acked
 from naq.client._cadence import Cadence, interval_too_short
+from naq.client._cli_common import (
+    EXIT_CONFIG,
+    EXIT_CONNECTION,
+    EXIT_FAILED,
+    TYPER_SETTINGS,
+    LogLevelOption,
+    NatsUrlOption,
+    cli_settings,
+    closing,
+    configure_logging,
+    run_command,
+)
 from naq.client._connection import Connection, close_connections, get_connection
 from naq.client._dependencies import (
     decide,
@@ -54,42 +63,6 @@ from naq.client._results import read_result_record
 from naq.client._schedule_store import delete_schedule, read_schedule, schedules_kv
 from naq.client._tasks import stop_signals, stop_task, stop_tasks
 from naq.client._watch import KeyWatch
-
-if TYPE_CHECKING:
-    from naq.client._cli_common import (
-        EXIT_CONFIG,
-        EXIT_CONNECTION,
-        EXIT_FAILED,
-        TYPER_SETTINGS,
-        LogLevelOption,
-        NatsUrlOption,
-        cli_settings,
-        configure_logging,
-        run_command,
-    )
-
-# The command-line helpers bring typer; they load on first use, so that a program that only runs a
-# Worker or a Scheduler in code does not import it.
-_CLI_NAMES = frozenset(
-    {
-        "EXIT_CONFIG",
-        "EXIT_CONNECTION",
-        "EXIT_FAILED",
-        "LogLevelOption",
-        "NatsUrlOption",
-        "TYPER_SETTINGS",
-        "cli_settings",
-        "configure_logging",
-        "run_command",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _CLI_NAMES:
-        return getattr(importlib.import_module("naq.client._cli_common"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 __all__ = [
     # connections
@@ -137,6 +110,7 @@ __all__ = [
     "NatsUrlOption",
     "TYPER_SETTINGS",
     "cli_settings",
+    "closing",
     "configure_logging",
     "run_command",
 ]

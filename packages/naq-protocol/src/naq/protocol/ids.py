@@ -8,8 +8,10 @@ stream captures.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import socket
 from typing import Final
 
 from naq.protocol.names import SYSTEM_EVENTS_TOKEN
@@ -18,6 +20,7 @@ __all__ = [
     "ID_PATTERN",
     "MAX_ID_LENGTH",
     "new_job_id",
+    "process_id",
     "validate_job_id",
     "validate_queue_name",
     "validate_schedule_id",
@@ -70,6 +73,15 @@ def validate_worker_id(worker_id: object) -> str:
 def validate_token(kind: str, value: object) -> str:
     """Return ``value`` if it is a valid subject token of the given ``kind`` (e.g. an event kind)."""
     return _validate(kind, value)
+
+
+def process_id() -> str:
+    """An id for a long-running naq process (a worker, a scheduler): host, pid and a random suffix.
+
+    Readable in a monitor (which host, which process) and unique across restarts with the same pid.
+    """
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def new_job_id() -> str:

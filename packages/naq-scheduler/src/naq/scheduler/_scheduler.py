@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import re
-import secrets
-import socket
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -32,7 +28,7 @@ from naq.client.runtime import (
     stop_tasks,
 )
 from naq.protocol import ConfigurationError, ScheduleRecord, Settings, SystemEventKind, resources
-from naq.protocol.ids import validate_token
+from naq.protocol.ids import process_id, validate_token
 from naq.scheduler._firing import Firer
 from naq.scheduler._leader import LeaderLock
 from naq.scheduler._view import ScheduleView
@@ -56,11 +52,6 @@ def _check_instance_id(instance_id: str) -> str:
         return validate_token("scheduler instance id", instance_id)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
-
-
-def _default_instance_id() -> str:
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "host"
-    return f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 class Scheduler:
@@ -90,7 +81,7 @@ class Scheduler:
             "scheduler_lock_renew_interval": renew_interval,
         }
         self.settings = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
-        self.instance_id = _check_instance_id(instance_id or _default_instance_id())
+        self.instance_id = _check_instance_id(instance_id or process_id())
         self.enable_ha = enable_ha
         self.view = ScheduleView()
         self.connection: Connection | None = None

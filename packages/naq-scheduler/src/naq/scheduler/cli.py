@@ -14,7 +14,7 @@ from naq.client.runtime import (
     LogLevelOption,
     NatsUrlOption,
     cli_settings,
-    close_connections,
+    closing,
     run_command,
 )
 from naq.scheduler._scheduler import Scheduler
@@ -52,13 +52,7 @@ def scheduler_command(
         scheduler_lock_renew_interval=renew_interval,
     )
 
-    async def serve() -> None:
-        try:
-            await Scheduler(instance_id=instance_id, enable_ha=enable_ha, settings=settings).run()
-        finally:
-            await close_connections()
-
-    run_command(serve())
+    run_command(closing(Scheduler(instance_id=instance_id, enable_ha=enable_ha, settings=settings).run()))
 
 
 app = typer.Typer(name="naq-scheduler", help="Run a naq scheduler.", add_completion=False, **TYPER_SETTINGS)

@@ -13,8 +13,6 @@ import asyncio
 import inspect
 import math
 import os
-import re
-import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -48,6 +46,7 @@ from naq.protocol import (
     validate_queue_name,
     validate_worker_id,
 )
+from naq.protocol.ids import process_id
 from naq.protocol.subjects import control_filter
 from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
@@ -84,11 +83,6 @@ def _hooks(value: Hook | Iterable[Hook] | None) -> list[Hook]:
     if value is None:
         return []
     return [value] if callable(value) else list(value)
-
-
-def _default_worker_id() -> str:
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "host"
-    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Worker:
@@ -134,7 +128,7 @@ class Worker:
         if isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace) or grace < 0:
             raise ConfigurationError(f"grace must be a number of seconds >= 0, got {grace!r}")
         self.concurrency = concurrency
-        self.worker_id = validate_worker_id(name) if name is not None else _default_worker_id()
+        self.worker_id = validate_worker_id(name) if name is not None else process_id()
         self.hostname = socket.gethostname()
         self.pid = os.getpid()
         self.burst = burst

@@ -18,7 +18,7 @@ from naq.client.runtime import (
     LogLevelOption,
     NatsUrlOption,
     cli_settings,
-    close_connections,
+    closing,
     run_command,
 )
 from naq.protocol import resolve_ref
@@ -103,13 +103,7 @@ def worker_command(
         typer.echo(f"naq-worker: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
 
-    async def serve() -> None:
-        try:
-            await worker.run()
-        finally:
-            await close_connections()
-
-    run_command(serve())
+    run_command(closing(worker.run()))
 
 
 app = typer.Typer(name="naq-worker", help="Run a naq worker.", add_completion=False, **TYPER_SETTINGS)
