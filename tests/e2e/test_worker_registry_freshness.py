@@ -84,6 +84,7 @@ async def test_list_workers_shows_running_jobs_and_idle_again_within_seconds(
         raise AssertionError(f"{exc}; record: {await _record('follower')}") from None
     assert idle.heartbeat_at - first.heartbeat_at < REGULAR_INTERVAL, "not the regular heartbeat"
     assert idle.processed == 2
+    assert (idle.processed_by_queue, idle.failed_by_queue) == ({"default": 2}, {})
 
 
 async def test_a_burst_of_jobs_costs_at_most_one_heartbeat_a_second(

@@ -840,6 +840,9 @@ def test_schedule_with_both_cron_and_interval_fails_to_decode() -> None:
         ({"concurrency": 0}, "concurrency >= 1"),
         ({"pid": -1}, "pid"),
         ({"heartbeat_at": -1.0}, "heartbeat_at must be >= 0"),
+        ({"processed_by_queue": {"a.b": 1}}, "'a.b'"),
+        ({"failed_by_queue": {"default": -1}}, "default=-1"),
+        ({"processed_by_queue": {"default": True}}, "default=True"),
     ],
 )
 def test_heartbeat_constructor_explains_the_problem(changes: dict[str, Any], message: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from naq.protocol._checks import check_non_negative
@@ -31,6 +31,11 @@ class WorkerHeartbeat(Record):
     processed: int = 0
     failed: int = 0
     version: str = ""
+    processed_by_queue: dict[str, int] = field(default_factory=dict)
+    """Jobs this worker completed since it started, per queue (``processed`` is their sum)."""
+    failed_by_queue: dict[str, int] = field(default_factory=dict)
+    """Jobs this worker failed for good (or dead-lettered undecodable) since it started, per queue
+    (``failed`` is their sum); a monitor derives per-queue rates from both."""
 
     def __post_init__(self) -> None:
         validate_worker_id(self.worker_id)
@@ -41,5 +46,10 @@ class WorkerHeartbeat(Record):
         WorkerStatus(self.status)
         if self.pid < 0 or self.concurrency < 1 or self.processed < 0 or self.failed < 0:
             raise ValueError("pid, processed and failed must be >= 0 and concurrency >= 1")
+        for counts in (self.processed_by_queue, self.failed_by_queue):
+            for queue, count in counts.items():
+                validate_queue_name(queue)
+                if type(count) is not int or count < 0:
+                    raise ValueError(f"per-queue counts must be integers >= 0, got {queue}={count!r}")
         check_non_negative("started_at", self.started_at)
         check_non_negative("heartbeat_at", self.heartbeat_at)

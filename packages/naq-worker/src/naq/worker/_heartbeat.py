@@ -60,6 +60,8 @@ class Heartbeat:
             processed=worker.processed,
             failed=worker.failed,
             version=__version__,
+            processed_by_queue=dict(worker.processed_by_queue),
+            failed_by_queue=dict(worker.failed_by_queue),
         )
 
     async def beat(self, status: WorkerStatus | None = None) -> None:

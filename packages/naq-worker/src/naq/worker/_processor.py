@@ -394,7 +394,7 @@ class JobProcessor:
                 if not await self._store_outcome(delivery, released):
                     return
             await delivery.message.ack()
-            worker.processed += 1
+            worker.counted(envelope.queue, failed=False)
             worker.completions.add(envelope.queue, envelope.job_id, attempt, started, record.finished_at - started)
         await worker.call_hooks("after_job", context, None)
 
@@ -528,7 +528,7 @@ class JobProcessor:
         if not await self._store_outcome(delivery, self._ended(envelope.job_id, "failed")):
             return
         await delivery.message.ack()
-        worker.failed += 1
+        worker.counted(envelope.queue, failed=True)
         text = _brief(error.message)
         logger.info("job {} failed for good after {} attempt(s): {}: {}", envelope.job_id, attempt, error.type, text)
         await publish_event(
@@ -609,7 +609,7 @@ class JobProcessor:
         sequence = message.metadata.sequence.stream
         if await self._store_outcome(delivery, self._dead_letter_raw(delivery, ErrorInfo.from_exception(error))):
             await message.ack()
-            self.worker.failed += 1
+            self.worker.counted(delivery.queue, failed=True)
             text = _brief(str(error))
             size = len(message.data)
             logger.warning("undecodable message {} ({} bytes) on queue {}: {}", sequence, size, delivery.queue, text)

@@ -145,6 +145,8 @@ class Worker:
         self.state: dict[str, Any] = {}
         self.processed = 0
         self.failed = 0
+        self.processed_by_queue: dict[str, int] = {}
+        self.failed_by_queue: dict[str, int] = {}
         self.started_at = 0.0
         self.connection: Connection
         self.completions: CompletionEvents
@@ -170,6 +172,15 @@ class Worker:
     def running_job_ids(self) -> list[str]:
         """Ids of the jobs running now."""
         return [d.job_id for d in self._running.values() if d.job_id is not None]
+
+    def counted(self, queue: str, *, failed: bool) -> None:
+        """Count one job of ``queue`` that completed, or that failed for good when ``failed``."""
+        if failed:
+            self.failed += 1
+            self.failed_by_queue[queue] = self.failed_by_queue.get(queue, 0) + 1
+        else:
+            self.processed += 1
+            self.processed_by_queue[queue] = self.processed_by_queue.get(queue, 0) + 1
 
     def running_changed(self) -> None:
         """A job joined or left :meth:`running_job_ids`: the registry hears of it within a second,
