@@ -11,11 +11,11 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from naq.client._cancel import cancel_job as _cancel
+from naq.client._backend import backend_for
 from naq.client._connection import close_connections, get_connection
 from naq.client._job import Job
 from naq.client._queue import Queue, resolve_settings
-from naq.client._results import fetch_result_value
+from naq.client._results import require_result, result_value
 from naq.client._schedules import (
     ScheduledJob,
     cancel_schedule,
@@ -27,7 +27,6 @@ from naq.client._schedules import (
 from naq.client._sync import run_sync
 from naq.client._sync_job import SyncJob, SyncScheduledJob
 from naq.client._workers import read_workers
-from naq.client.testing import active_runner
 from naq.protocol import ConfigurationError, ScheduleRecord, WorkerHeartbeat
 
 __all__ = [
@@ -92,10 +91,7 @@ async def fetch_job_result(job_id: str, nats_url: Url = None) -> Any:
     Raises ``JobNotFoundError`` if there is none (unknown, still running, or expired) and
     ``JobExecutionError`` if the job failed.
     """
-    runner = active_runner()
-    if runner is not None:
-        return await Job(job_id, "default", resolve_settings(nats_url)).result()
-    return await fetch_result_value(await get_connection(resolve_settings(nats_url)), job_id)
+    return result_value(require_result(await backend_for(resolve_settings(nats_url)).stored_result(job_id), job_id))
 
 
 async def cancel_job(job_id: str, nats_url: Url = None) -> bool:
@@ -108,10 +104,7 @@ async def cancel_job(job_id: str, nats_url: Url = None) -> bool:
     should return early. Either way its result says cancelled: ``job.result()`` raises
     ``JobCancelledError``.
     """
-    runner = active_runner()
-    if runner is not None:
-        return await runner.cancel(job_id)
-    return await _cancel(await get_connection(resolve_settings(nats_url)), job_id)
+    return await backend_for(resolve_settings(nats_url)).cancel(job_id)
 
 
 async def list_workers(nats_url: Url = None) -> list[WorkerHeartbeat]:

@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from naq.client._cancel import cancel_job
-from naq.client._connection import get_connection
-from naq.client._job_state import read_job_state
-from naq.client._results import result_value, wait_for_result_record
-from naq.client.testing import InlineRunner, active_runner
-from naq.protocol import JobNotFoundError, JobStatus, ResultRecord, Settings
+from naq.client._backend import backend_for
+from naq.client._results import result_value
+from naq.protocol import JobStatus, Settings
 
 __all__ = ["Job"]
 
@@ -30,13 +27,7 @@ class Job:
         job failed, and ``TimeoutError`` if it has not ended within ``timeout`` seconds. A job
         enqueued with ``result_ttl=0`` stores no result, so waiting for it times out.
         """
-        runner = active_runner()
-        if runner is not None:
-            if self.job_id in runner.waiting:
-                raise TimeoutError(f"job {self.job_id} waits for its dependencies, which have not run in this block")
-            return result_value(_inline_record(runner, self.job_id))
-        connection = await get_connection(self.settings)
-        return result_value(await wait_for_result_record(connection, self.job_id, timeout))
+        return result_value(await backend_for(self.settings).result_record(self.job_id, timeout))
 
     async def status(self) -> JobStatus:
         """Where the job is now: scheduled, waiting, queued, running, retrying, completed, failed,
@@ -49,24 +40,8 @@ class Job:
         (``QUEUED_SCAN_LIMIT``, read one by one without a consumer). Anything else is unknown:
         never enqueued, expired, or further back in a longer queue.
         """
-        runner = active_runner()
-        if runner is not None:
-            if self.job_id in runner.waiting:
-                return JobStatus.WAITING
-            return JobStatus(_inline_record(runner, self.job_id).status)
-        connection = await get_connection(self.settings)
-        return (await read_job_state(connection, self.job_id, self.queue)).status
+        return await backend_for(self.settings).job_status(self.job_id, self.queue)
 
     async def cancel(self) -> bool:
         """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""
-        runner = active_runner()
-        if runner is not None:
-            return await runner.cancel(self.job_id)
-        return await cancel_job(await get_connection(self.settings), self.job_id)
-
-
-def _inline_record(runner: InlineRunner, job_id: str) -> ResultRecord:
-    record = runner.record(job_id)
-    if record is None:
-        raise JobNotFoundError(f"job {job_id!r} did not run in this inline_jobs block")
-    return record
+        return await backend_for(self.settings).cancel(self.job_id)

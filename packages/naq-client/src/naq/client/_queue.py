@@ -14,6 +14,7 @@ import nats.errors
 import nats.js.errors
 
 from naq.client._acks import check_job_size, publish_acked
+from naq.client._backend import backend_for
 from naq.client._cadence import check_repeat, check_seconds, parse_time
 from naq.client._connection import Connection, get_connection
 from naq.client._dependencies import DependencyStates, decide, dependency_states, park
@@ -36,7 +37,6 @@ from naq.client._schedules import (
     scheduled_job,
     store_schedule,
 )
-from naq.client.testing import active_runner
 from naq.protocol import (
     ConfigurationError,
     DependencyVerdict,
@@ -223,11 +223,7 @@ async def _publish_windows(
 
 async def submit(settings: Settings, envelopes: Sequence[JobEnvelope]) -> None:
     """Publish jobs, or run them in-process inside a :func:`naq.client.testing.inline_jobs` block."""
-    runner = active_runner()
-    if runner is not None:
-        await runner.submit(envelopes)
-        return
-    await publish_envelopes(await get_connection(settings), envelopes)
+    await backend_for(settings).submit(envelopes)
 
 
 class Queue:

@@ -25,7 +25,13 @@ from naq.protocol import (
 )
 from naq.protocol.subjects import result_subject
 
-__all__ = ["fetch_result_value", "read_result_record", "result_value", "wait_for_result_record"]
+__all__ = [
+    "fetch_result_value",
+    "read_result_record",
+    "require_result",
+    "result_value",
+    "wait_for_result_record",
+]
 
 
 _RECHECKS: Final = (0.05, 0.25, 1.0)
@@ -91,9 +97,13 @@ def result_value(record: ResultRecord) -> Any:
     raise _ERRORS.get(error.type, JobExecutionError)(record.job_id, error.type, error.message, error.traceback)
 
 
-async def fetch_result_value(connection: Connection, job_id: str) -> Any:
-    """The result value of ``job_id`` without waiting; ``JobNotFoundError`` if there is none."""
-    record = await read_result_record(connection, job_id)
+def require_result(record: ResultRecord | None, job_id: str) -> ResultRecord:
+    """``record``, or ``JobNotFoundError`` for a job with no result (unknown, not ended, or expired)."""
     if record is None:
         raise JobNotFoundError(f"no result for job {job_id!r} (unknown, not finished, or expired)")
-    return result_value(record)
+    return record
+
+
+async def fetch_result_value(connection: Connection, job_id: str) -> Any:
+    """The result value of ``job_id`` without waiting; ``JobNotFoundError`` if there is none."""
+    return result_value(require_result(await read_result_record(connection, job_id), job_id))

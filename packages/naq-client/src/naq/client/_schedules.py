@@ -18,27 +18,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 
+from naq.client._backend import backend_for
 from naq.client._cadence import Cadence, check_cron, check_interval, check_repeat, parse_time
-from naq.client._cancel import cancel_job
-from naq.client._connection import get_connection
-from naq.client._events import publish_event
 from naq.client._options import Callable_, JobOptions, build_envelope
-from naq.client._schedule_store import (
-    change_schedule,
-    create_schedule,
-    delete_schedule,
-    read_all_schedules,
-    read_schedule,
-)
-from naq.client.testing import active_runner
 from naq.protocol import (
     ConfigurationError,
-    EventKind,
     JobEnvelope,
     JobNotFoundError,
     ScheduleRecord,
     ScheduleStatus,
-    SerializationError,
     Settings,
     new_job_id,
     validate_queue_name,
@@ -84,12 +72,7 @@ class ScheduledJob:
 
     async def info(self) -> ScheduleRecord:
         """The schedule's record as stored now; ``JobNotFoundError`` once it is gone."""
-        runner = active_runner()
-        if runner is not None:
-            record = runner.schedules.get(self.schedule_id)
-        else:
-            stored = await read_schedule(await get_connection(self.settings), self.schedule_id)
-            record = None if stored is None else stored[0]
+        record = await backend_for(self.settings).schedule(self.schedule_id)
         if record is None:
             raise JobNotFoundError(f"no schedule {self.schedule_id!r} (cancelled, or it ran its last run)")
         return record
@@ -173,15 +156,7 @@ def new_recurring(job: JobEnvelope, cadence: Cadence, repeat: int | None) -> Sch
 
 async def store_schedule(settings: Settings, record: ScheduleRecord) -> None:
     """Store a new record for the scheduler (in test mode: in the runner; one-offs run at once)."""
-    runner = active_runner()
-    if runner is not None:
-        await runner.add_schedule(record)
-        return
-    connection = await get_connection(settings)
-    await create_schedule(connection, record)
-    await publish_event(
-        connection, EventKind.SCHEDULED, record.job.queue, record.job.job_id, next_run_at=record.next_run_at
-    )
+    await backend_for(settings).add_schedule(record)
 
 
 # --- changes: pure functions of the stored record -----------------------------------------------
@@ -255,11 +230,7 @@ async def _apply(
     settings: Settings, schedule_id: str, change: Callable[[ScheduleRecord], ScheduleRecord | None]
 ) -> ScheduleRecord | None:
     validate_schedule_id(schedule_id)
-    runner = active_runner()
-    if runner is not None:
-        return runner.change_schedule(schedule_id, change)
-    stored = await change_schedule(await get_connection(settings), schedule_id, change)
-    return None if stored is None else stored[0]
+    return await backend_for(settings).change_schedule(schedule_id, change)
 
 
 async def pause_schedule(settings: Settings, schedule_id: str) -> bool:
@@ -284,21 +255,7 @@ async def modify_schedule(settings: Settings, schedule_id: str, changes: Mapping
 async def cancel_schedule(settings: Settings, schedule_id: str) -> bool:
     """Delete the schedule for good; True if it existed, False if unknown."""
     validate_schedule_id(schedule_id)
-    runner = active_runner()
-    if runner is not None:
-        return runner.schedules.pop(schedule_id, None) is not None
-    connection = await get_connection(settings)
-    try:
-        stored = await read_schedule(connection, schedule_id)
-    except SerializationError:
-        return await delete_schedule(connection, schedule_id)  # an undecodable record is still deleted
-    if stored is None:
-        return False
-    if stored[0].one_off:
-        # A delayed job not yet fired ends as cancelled, exactly as through cancel_job.
-        return await cancel_job(connection, schedule_id)
-    # At the revision just read; only if it changed meanwhile, read again (a concurrent cancel wins).
-    return await delete_schedule(connection, schedule_id, stored[1]) or await delete_schedule(connection, schedule_id)
+    return await backend_for(settings).cancel_schedule(schedule_id)
 
 
 async def list_schedules(
@@ -308,11 +265,7 @@ async def list_schedules(
     wanted = None if status is None else ScheduleStatus(status)
     if queue is not None:
         validate_queue_name(queue)
-    runner = active_runner()
-    if runner is not None:
-        records = list(runner.schedules.values())
-    else:
-        records = [record for record, _ in await read_all_schedules(await get_connection(settings))]
+    records = await backend_for(settings).all_schedules()
     return sorted(
         (r for r in records if (wanted is None or r.status == wanted) and (queue is None or r.job.queue == queue)),
         key=lambda r: (r.next_run_at, r.schedule_id),

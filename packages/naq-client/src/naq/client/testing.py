@@ -2,6 +2,7 @@
 
 For your unit tests, no NATS server needed::
 
+    from naq.client import enqueue
     from naq.client.testing import inline_jobs
 
     async def test_signup_sends_mail():
@@ -20,6 +21,9 @@ this block waits (``job.status()`` says waiting) and runs once the last one comp
 failed or was cancelled it fails with ``DependencyFailedError`` without running. ``cancel_job``
 cancels a waiting job (a job that ran already cannot be cancelled: False). A dependency that never
 runs in the block keeps its dependents waiting (there is no ``dependency_timeout`` inline).
+
+The runner is the client's backend for the block: every client call that would reach NATS
+(enqueue, results, status, cancel, schedules) goes to it instead, chosen in one place.
 
 Scheduling: ``enqueue_at``/``enqueue_in`` run the job at once (test mode does not wait out the
 delay). ``schedule()`` records the schedule in ``runner.schedules`` without running it, and pause,
@@ -41,6 +45,8 @@ from naq.protocol import (
     ErrorInfo,
     JobCancelledError,
     JobEnvelope,
+    JobNotFoundError,
+    JobStatus,
     ResultRecord,
     ScheduleRecord,
     exception_ref,
@@ -83,7 +89,19 @@ class InlineRunner:
             raise ConfigurationError(f"a schedule with id {record.schedule_id!r} already exists")
         self.schedules[record.schedule_id] = record
 
-    def change_schedule(
+    async def schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """A schedule recorded in this block, if any."""
+        return self.schedules.get(schedule_id)
+
+    async def all_schedules(self) -> list[ScheduleRecord]:
+        """Every schedule recorded in this block."""
+        return list(self.schedules.values())
+
+    async def cancel_schedule(self, schedule_id: str) -> bool:
+        """Forget a recorded schedule; True if it was there."""
+        return self.schedules.pop(schedule_id, None) is not None
+
+    async def change_schedule(
         self, schedule_id: str, change: Callable[[ScheduleRecord], ScheduleRecord | None]
     ) -> ScheduleRecord | None:
         """Apply ``change`` to a recorded schedule; ``None`` if there is no such schedule."""
@@ -181,6 +199,28 @@ class InlineRunner:
     def record(self, job_id: str) -> ResultRecord | None:
         """The result of ``job_id`` if it ran in this runner."""
         return self.results.get(job_id)
+
+    async def stored_result(self, job_id: str) -> ResultRecord | None:
+        """The result of ``job_id`` if it ran in this block (``fetch_job_result``)."""
+        return self.results.get(job_id)
+
+    async def result_record(self, job_id: str, timeout: float | None) -> ResultRecord:
+        """The result of a job of this block (``job.result()``): it ran at enqueue, so no wait."""
+        if job_id in self.waiting:
+            raise TimeoutError(f"job {job_id} waits for its dependencies, which have not run in this block")
+        return self._ran(job_id)
+
+    async def job_status(self, job_id: str, queue: str) -> JobStatus:
+        """Waiting, or the status of the job's result."""
+        if job_id in self.waiting:
+            return JobStatus.WAITING
+        return JobStatus(self._ran(job_id).status)
+
+    def _ran(self, job_id: str) -> ResultRecord:
+        record = self.results.get(job_id)
+        if record is None:
+            raise JobNotFoundError(f"job {job_id!r} did not run in this inline_jobs block")
+        return record
 
 
 def _ended_without_running(job: JobEnvelope, status: str, error: type[Exception], message: str) -> ResultRecord:
