@@ -45,8 +45,10 @@ async def url(test_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Async
     (so the buckets it creates have the tests' short clocks); naq's connections closed after."""
     for key, value in test_settings.as_env().items():
         monkeypatch.setenv(key, value)
+    naq.client.disconnect_sync()  # the sync twins' connection would remember streams of earlier tests
     yield test_settings.nats_url[0]
     await naq.client.close()
+    naq.client.disconnect_sync()
 
 
 async def next_of(iterator: Any) -> Any:
@@ -346,7 +348,6 @@ async def test_no_read_leaves_a_consumer_behind(url: str, test_settings: Setting
 
 
 async def test_the_sync_twins_read_the_same(url: str, test_settings: Settings) -> None:
-    naq.client.disconnect_sync()  # the sync loop's connection must not remember deleted streams
     queue = Queue("synced", settings=test_settings)
     job = await queue.enqueue("harness.jobs:add", 1, 2)
     assert await asyncio.to_thread(naq.client.queues_sync, url) == ["synced"]
@@ -361,7 +362,6 @@ async def test_the_sync_twins_read_the_same(url: str, test_settings: Settings) -
         naq.client.failed_jobs_sync("bad name", url)
     with pytest.raises(ValueError, match="invalid queue name"):
         await asyncio.to_thread(naq.client.queue_stats_sync, "bad name", url)
-    naq.client.disconnect_sync()
 
 
 async def test_events_wait_bounded(url: str, test_settings: Settings) -> None:
