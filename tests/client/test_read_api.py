@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from naq.client import (
     NaqConnectionError,
     Queue,
     RemovalReason,
+    ScheduleRecord,
     ScheduleStatus,
     Settings,
     WorkerHeartbeat,
@@ -140,6 +142,26 @@ async def test_job_info_of_a_scheduled_one_off_job(url: str, test_settings: Sett
     assert info.function == "harness.jobs:add"
     assert info.run_at is not None
     assert info.run_at > time.time() + 3000
+
+
+@pytest.mark.parametrize("count", [300, 1100])
+async def test_reads_of_a_large_bucket_page_through_every_record(
+    url: str, test_settings: Settings, js: Any, count: int
+) -> None:
+    """300 records take two direct-get batches; 1,100 are more than one get may match (1,024), so
+    they are named by a subject listing first and read in chunks."""
+    await naq.client.list_scheduled_jobs(nats_url=url)  # the bucket, as naq creates it
+    job = JobEnvelope(job_id="template", queue="big", function="harness.jobs:add", payload={}, enqueued_at=1)
+    for i in range(count):
+        record = ScheduleRecord(
+            schedule_id=f"s{i:05d}",
+            job=dataclasses.replace(job, job_id=f"s{i:05d}"),
+            next_run_at=2e9 + i,
+            created_at=1,
+        )
+        await js.publish(f"$KV.naq_scheduled_jobs.s{i:05d}", record.encode())
+    listed = await naq.client.list_scheduled_jobs(nats_url=url)
+    assert [record.schedule_id for record in listed] == [f"s{i:05d}" for i in range(count)]
 
 
 # --- bad input ---------------------------------------------------------------------------------
