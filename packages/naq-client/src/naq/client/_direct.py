@@ -255,8 +255,8 @@ async def _batch(
                 raise JetStreamAPIError(subject, {"err_code": int(status), "description": description})
             messages.append(_stored(headers, reply.data))
         raise NaqConnectionError(f"a direct get on {stream} sent more than its batch")
-    except nats.errors.ConnectionClosedError as exc:
-        raise NaqConnectionError(f"the connection closed while reading {stream}") from exc
+    except nats.errors.Error as exc:  # closed, or a publish buffer full while reconnecting
+        raise NaqConnectionError(f"cannot read {stream}: {exc}") from exc
     finally:
         with contextlib.suppress(nats.errors.Error):  # connection closed: the subscription went with it
             await subscription.unsubscribe()

@@ -49,6 +49,9 @@ _OFFLINE_POLL: Final = 0.5
 
 _NS: Final = 1_000_000_000
 
+_MAX_RECREATIONS: Final = 5
+"""Times in a row the consumer may be created again without a message in between, then the read fails."""
+
 
 class StreamReader:
     """Reads ``stream`` (subjects matching ``filters``) from ``start`` on, one message at a time.
@@ -70,6 +73,7 @@ class StreamReader:
         self._floor = 0
         """Stream sequence before the first message the consumer was created to deliver."""
         self._closed = False
+        self._recreations = 0
 
     @property
     def consumer_name(self) -> str | None:
@@ -140,6 +144,9 @@ class StreamReader:
             except (nats.js.errors.APIError, nats.errors.NoRespondersError) as exc:
                 # The consumer is gone (the server restarted, or it sat unpulled past its threshold).
                 logger.debug("read consumer {} on {} lost ({}); creating it again", self._name, self._stream, exc)
+                self._recreations += 1
+                if self._recreations > _MAX_RECREATIONS:
+                    raise NaqConnectionError(f"reading {self._stream} keeps failing: {exc}") from exc
                 await self._recreate()
                 continue
             except nats.errors.Error as exc:
@@ -147,6 +154,7 @@ class StreamReader:
                     raise NaqConnectionError(f"reading {self._stream} failed: {exc}") from exc
                 continue  # reconnecting: the offline limit above decides
             self._buffer.extend(batch)
+            self._recreations = 0
         message = self._buffer.popleft()
         self._last_sequence = message.metadata.sequence.stream
         return message
