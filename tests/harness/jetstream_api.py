@@ -12,7 +12,15 @@ from naq.protocol.resources import ConsumerSpec, StreamSpec
 
 R = TypeVar("R", bound=Record)
 
-__all__ = ["create_consumer", "create_stream", "delete_all_streams", "js_api", "kv_record", "stream_info"]
+__all__ = [
+    "consumer_counts",
+    "create_consumer",
+    "create_stream",
+    "delete_all_streams",
+    "js_api",
+    "kv_record",
+    "stream_info",
+]
 
 
 async def js_api(nc: Any, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -38,6 +46,12 @@ async def create_consumer(nc: Any, spec: ConsumerSpec) -> dict[str, Any]:
     """Create the durable consumer ``spec`` describes; returns the consumer info."""
     body = {"stream_name": spec.stream, "config": spec.api_config()}
     return await js_api(nc, f"CONSUMER.CREATE.{spec.stream}.{spec.durable_name}", body)
+
+
+async def consumer_counts(nc: Any) -> dict[str, int]:
+    """Every stream's consumer count (``state.consumer_count``), by stream name."""
+    js = nc.jetstream()
+    return {info.config.name: info.state.consumer_count for info in await js.streams_info()}
 
 
 async def delete_all_streams(nc: Any, server: NatsServer) -> None:

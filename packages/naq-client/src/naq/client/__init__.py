@@ -37,12 +37,46 @@ from naq.client._api import (
     schedule,
     schedule_sync,
 )
+from naq.client._event_stream import EventStream
+from naq.client._failed import FailedEntry
 from naq.client._job import Job
+from naq.client._job_info import JobInfo, JobLocation
 from naq.client._queue import Queue
+from naq.client._read_api import (
+    events,
+    failed_jobs,
+    failed_jobs_sync,
+    job_info,
+    job_info_sync,
+    queue_stats,
+    queue_stats_sync,
+    queues,
+    queues_sync,
+    watch_schedules,
+    watch_workers,
+)
 from naq.client._schedules import ScheduledJob
+from naq.client._stats import QueueStats
 from naq.client._sync_job import SyncJob, SyncScheduledJob
 from naq.client._version import __version__
-from naq.protocol import JobStatus, ScheduleRecord, ScheduleStatus, Settings, WorkerHeartbeat
+from naq.client._watchers import (
+    ChangeKind,
+    RemovalReason,
+    ScheduleChange,
+    ScheduleWatch,
+    WorkerChange,
+    WorkerWatch,
+)
+from naq.protocol import (
+    EventKind,
+    EventRecord,
+    JobStatus,
+    ScheduleRecord,
+    ScheduleStatus,
+    Settings,
+    SystemEventKind,
+    WorkerHeartbeat,
+)
 from naq.protocol.errors import (
     ConfigurationError,
     DependencyFailedError,
@@ -110,6 +144,32 @@ __all__ = [
     "list_workers_sync",
     "purge_queue",
     "purge_queue_sync",
+    # read API: one-shot reads (no consumer) and live iterators (one consumer each while open)
+    "events",
+    "failed_jobs",
+    "failed_jobs_sync",
+    "job_info",
+    "job_info_sync",
+    "queue_stats",
+    "queue_stats_sync",
+    "queues",
+    "queues_sync",
+    "watch_schedules",
+    "watch_workers",
+    "ChangeKind",
+    "EventKind",
+    "EventRecord",
+    "EventStream",
+    "FailedEntry",
+    "JobInfo",
+    "JobLocation",
+    "QueueStats",
+    "RemovalReason",
+    "ScheduleChange",
+    "ScheduleWatch",
+    "SystemEventKind",
+    "WorkerChange",
+    "WorkerWatch",
     # errors
     "ConfigurationError",
     "DependencyFailedError",

@@ -1,20 +1,19 @@
 """The dead-letter queue (``naq_failed_jobs``): list, show, requeue and delete failed jobs.
 
-Records are listed without consuming them: the stream's subject index names them, and each is
-read by a direct get of its subject's last message.
+Records are listed without consuming them (and without a consumer): batched direct gets read the
+last message of every subject of the stream.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-import nats.js.errors
-
 from naq.client._connection import Connection
+from naq.client._direct import last_messages
 from naq.client._events import publish_event
 from naq.client._jsapi import js_api
 from naq.client._resources import ensure_stream, kv
@@ -31,7 +30,16 @@ from naq.protocol import (
 )
 from naq.protocol.subjects import derived_message_id, failed_queue_filter, queue_subject
 
-__all__ = ["FailedEntry", "delete_failed", "describe", "find_failed", "list_failed", "render", "requeue_failed"]
+__all__ = [
+    "FailedEntry",
+    "delete_failed",
+    "describe",
+    "find_failed",
+    "iter_failed",
+    "list_failed",
+    "render",
+    "requeue_failed",
+]
 
 _PAGE: Final = 100_000
 
@@ -59,37 +67,35 @@ def _entry_id(subject: str) -> tuple[str, str]:
     return parts[2], ".".join(parts[3:])
 
 
-async def _subjects(connection: Connection, filter_subject: str) -> Iterator[str]:
-    await ensure_stream(connection, resources.failed_jobs_stream(connection.settings))
-    info = await js_api(connection, f"STREAM.INFO.{names.FAILED_JOBS_STREAM}", {"subjects_filter": filter_subject})
-    return iter(sorted((info.get("state", {}).get("subjects") or {}).keys()))
-
-
-async def _read(connection: Connection, subject: str) -> FailedEntry | None:
-    try:
-        message = await connection.js.get_last_msg(names.FAILED_JOBS_STREAM, subject, direct=True)
-    except nats.js.errors.NotFoundError:
-        return None
+def _entry(subject: str, sequence: int, data: bytes) -> FailedEntry | None:
     queue, entry_id = _entry_id(subject)
-    data = message.data or b""
     record: FailedJobRecord | UndecodableMessageRecord
     try:
         record = UndecodableMessageRecord.decode(data) if entry_id.startswith("_raw.") else FailedJobRecord.decode(data)
     except SerializationError:
         return None
-    return FailedEntry(entry_id, queue, subject, message.seq or 0, record)
+    return FailedEntry(entry_id, queue, subject, sequence, record)
+
+
+async def iter_failed(connection: Connection, queue: str | None = None) -> AsyncIterator[FailedEntry]:
+    """Every dead-letter record, of one queue or of all, oldest first; nothing is consumed.
+
+    Read in batched direct gets of each subject's record (no consumer); records that cannot be
+    decoded are left out.
+    """
+    if queue is not None:
+        validate_queue_name(queue)
+    await ensure_stream(connection, resources.failed_jobs_stream(connection.settings))
+    for message in await last_messages(connection, names.FAILED_JOBS_STREAM, failed_queue_filter(queue)):
+        entry = _entry(message.subject, message.sequence, message.data)
+        if entry is not None:
+            yield entry
 
 
 async def list_failed(connection: Connection, queue: str | None = None) -> list[FailedEntry]:
-    """Every dead-letter record, of one queue or of all."""
-    if queue is not None:
-        validate_queue_name(queue)
-    entries = []
-    for subject in await _subjects(connection, failed_queue_filter(queue)):
-        entry = await _read(connection, subject)
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    """Every dead-letter record, of one queue or of all, by subject."""
+    entries = [entry async for entry in iter_failed(connection, queue)]
+    return sorted(entries, key=lambda entry: entry.subject)
 
 
 async def find_failed(connection: Connection, entry_id: str, queue: str | None = None) -> FailedEntry:

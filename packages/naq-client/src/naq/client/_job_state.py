@@ -17,13 +17,12 @@ from several places, in this order:
 
 from __future__ import annotations
 
-import base64
-import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final, TypeVar, cast
 
 from naq.client._connection import Connection
-from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
+from naq.client._direct import StoredMessage, message_get
 from naq.client._resources import kv_value
 from naq.client._results import read_result_record
 from naq.client._schedule_store import read_schedule
@@ -32,22 +31,25 @@ from naq.protocol import (
     JobEnvelope,
     JobStatus,
     JobStatusRecord,
+    ResultRecord,
+    ScheduleRecord,
     SerializationError,
+    WorkerHeartbeat,
     names,
     validate_job_id,
     validate_queue_name,
 )
 from naq.protocol.subjects import parse_derived_message_id, parse_schedule_at, queue_subject
 
-__all__ = ["QUEUED_SCAN_LIMIT", "JobState", "read_job_state"]
+__all__ = ["ALL_QUEUES", "QUEUED_SCAN_LIMIT", "JobState", "JobTrace", "message_job_id", "read_job_state"]
+
+T = TypeVar("T")
 
 QUEUED_SCAN_LIMIT: Final = 1000
 """Most messages of a queue a status read looks through for a queued job (one request each)."""
 
-_NO_MESSAGE: Final = 10037
-"""JetStream error code: no message matches the get."""
-
-_ALL_QUEUES: Final = f"{names.QUEUE_PREFIX}.>"
+ALL_QUEUES: Final = f"{names.QUEUE_PREFIX}.>"
+"""Subject filter over the messages of every queue."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,92 +61,122 @@ class JobState:
     """Unix time of the scheduled run or the next attempt, when known."""
 
 
-async def read_job_state(connection: Connection, job_id: str, queue: str | None) -> JobState:
-    """Where ``job_id`` is now (see the module docstring); ``queue=None`` looks on every queue."""
+class JobTrace:
+    """What naq keeps about one job, each piece read once, when first asked for (no consumer)."""
+
+    def __init__(self, connection: Connection, job_id: str) -> None:
+        self.connection = connection
+        self.job_id = validate_job_id(job_id)
+        self._read: dict[str, object] = {}
+
+    async def _once(self, key: str, read: Callable[[], Awaitable[T]]) -> T:
+        if key not in self._read:
+            self._read[key] = await read()
+        return cast(T, self._read[key])
+
+    async def result(self) -> ResultRecord | None:
+        """The result record (``naq_results``)."""
+        return await self._once("result", lambda: read_result_record(self.connection, self.job_id))
+
+    async def status_record(self) -> JobStatusRecord | None:
+        """The non-terminal state record (``naq_job_status``); ``None`` if absent or unreadable."""
+        return await self._once("status", self._status_record)
+
+    async def _status_record(self) -> JobStatusRecord | None:
+        value = await kv_value(self.connection, names.JOB_STATUS_BUCKET, self.job_id)
+        try:
+            return None if value is None else JobStatusRecord.decode(value)
+        except SerializationError:
+            return None
+
+    async def running_on(self) -> WorkerHeartbeat | None:
+        """The heartbeat of the worker running the job now, if one is."""
+        return await self._once("worker", self._running_on)
+
+    async def _running_on(self) -> WorkerHeartbeat | None:
+        workers = await read_workers(self.connection)
+        return next((worker for worker in workers if self.job_id in worker.current_jobs), None)
+
+    async def delayed_retry(self) -> StoredMessage | None:
+        """The job's next attempt waiting on a server-side schedule (``naq.delayed.<job_id>.<n>``)."""
+        return await self._once("delayed", self._delayed_retry)
+
+    async def _delayed_retry(self) -> StoredMessage | None:
+        request = {"last_by_subj": f"{names.DELAYED_PREFIX}.{self.job_id}.*"}
+        message = await message_get(self.connection, names.JOBS_STREAM, request)
+        if message is None or not message.subject.rpartition(".")[2].isdigit():
+            return None  # none, or a parked job's dependency deadline (not a run)
+        return message
+
+    async def one_off(self) -> ScheduleRecord | None:
+        """The pending ``enqueue_at`` / ``enqueue_in`` record of the job, if there is one."""
+        return await self._once("one_off", self._one_off)
+
+    async def _one_off(self) -> ScheduleRecord | None:
+        try:
+            stored = await read_schedule(self.connection, self.job_id)
+        except SerializationError:
+            return None  # not a record naq can read: no schedule of this job
+        return None if stored is None or not stored[0].one_off else stored[0]
+
+    async def queued(self, subject: str) -> StoredMessage | None:
+        """The job's message among the first :data:`QUEUED_SCAN_LIMIT` on ``subject`` (waiting,
+        or taken by a worker and not yet acknowledged)."""
+        return await self._once(f"queued:{subject}", lambda: self._queued(subject))
+
+    async def _queued(self, subject: str) -> StoredMessage | None:
+        sequence = 0
+        for _ in range(QUEUED_SCAN_LIMIT):
+            message = await message_get(self.connection, names.JOBS_STREAM, {"seq": sequence, "next_by_subj": subject})
+            if message is None:
+                return None
+            if message_job_id(message) == self.job_id:
+                return message
+            sequence = message.sequence + 1
+        return None
+
+
+async def read_job_state(
+    connection: Connection, job_id: str, queue: str | None, trace: JobTrace | None = None
+) -> JobState:
+    """Where ``job_id`` is now (see the module docstring); ``queue=None`` looks on every queue.
+
+    With ``trace``, what it reads stays there for the caller (see :func:`naq.client.job_info`).
+    """
     validate_job_id(job_id)
-    subject = _ALL_QUEUES if queue is None else queue_subject(validate_queue_name(queue))
-    result = await read_result_record(connection, job_id)
+    subject = ALL_QUEUES if queue is None else queue_subject(validate_queue_name(queue))
+    trace = trace if trace is not None else JobTrace(connection, job_id)
+    result = await trace.result()
     if result is not None:
         return JobState(JobStatus(result.status))
-    value = await kv_value(connection, names.JOB_STATUS_BUCKET, job_id)
-    stored = None if value is None else JobStatusRecord.decode(value).status
+    record = await trace.status_record()
+    stored = None if record is None else record.status
     if stored in (JobStatus.CANCELLED, JobStatus.WAITING):
         return JobState(stored)
-    if any(job_id in worker.current_jobs for worker in await read_workers(connection)):
+    if await trace.running_on() is not None:
         return JobState(JobStatus.RUNNING)
-    retry_at = await _delayed_retry_at(connection, job_id)
+    retry = await trace.delayed_retry()
+    retry_at = None if retry is None else parse_schedule_at(retry.headers.get(names.HEADER_SCHEDULE, ""))
     if stored == JobStatus.RETRYING:
         return JobState(JobStatus.RETRYING, retry_at)
-    run_at = await _one_off_run_at(connection, job_id)
+    one_off = await trace.one_off()
+    run_at = None
+    if one_off is not None:
+        run_at = one_off.pending_run_at if one_off.pending_run_at is not None else one_off.next_run_at
     if run_at is not None or retry_at is not None:
         return JobState(JobStatus.SCHEDULED, run_at if run_at is not None else retry_at)
-    if await _waits_on(connection, job_id, subject):
+    if await trace.queued(subject) is not None:
         return JobState(JobStatus.QUEUED)
     return JobState(JobStatus.UNKNOWN)
 
 
-async def _one_off_run_at(connection: Connection, job_id: str) -> float | None:
-    try:
-        stored = await read_schedule(connection, job_id)
-    except SerializationError:
-        return None  # not a record naq can read: no schedule of this job
-    if stored is None or not stored[0].one_off:
-        return None
-    record = stored[0]
-    return record.pending_run_at if record.pending_run_at is not None else record.next_run_at
-
-
-async def _get(connection: Connection, request: dict[str, Any]) -> dict[str, Any] | None:
-    """One message of the job stream (``STREAM.MSG.GET``), or ``None`` if none matches."""
-    try:
-        reply = await js_api(connection, f"STREAM.MSG.GET.{names.JOBS_STREAM}", request)
-    except JetStreamAPIError as exc:
-        if exc.code in (_NO_MESSAGE, STREAM_NOT_FOUND):
-            return None
-        raise
-    return reply["message"]
-
-
-async def _delayed_retry_at(connection: Connection, job_id: str) -> float | None:
-    """The time of a retry of ``job_id`` waiting on a server-side schedule, if there is one."""
-    message = await _get(connection, {"last_by_subj": f"{names.DELAYED_PREFIX}.{job_id}.*"})
-    if message is None or not message["subject"].rpartition(".")[2].isdigit():
-        return None  # none, or a parked job's dependency deadline (not a run)
-    return parse_schedule_at(_headers(message).get(names.HEADER_SCHEDULE, ""))
-
-
-async def _waits_on(connection: Connection, job_id: str, subject: str) -> bool:
-    """Whether ``job_id`` is among the first :data:`QUEUED_SCAN_LIMIT` messages on ``subject``."""
-    sequence = 0
-    for _ in range(QUEUED_SCAN_LIMIT):
-        message = await _get(connection, {"seq": sequence, "next_by_subj": subject})
-        if message is None:
-            return False
-        if _message_job_id(message) == job_id:
-            return True
-        sequence = message["seq"] + 1
-    return False
-
-
-def _headers(message: dict[str, Any]) -> dict[str, str]:
-    raw = message.get("hdrs")
-    if not raw:
-        return {}
-    try:
-        lines = base64.b64decode(raw).decode("utf-8", "replace").split("\r\n")[1:]  # after NATS/1.0
-    except (binascii.Error, ValueError):
-        return {}
-    pairs = (line.partition(":") for line in lines if ":" in line)
-    return {key.strip(): value.strip() for key, _, value in pairs}
-
-
-def _message_job_id(message: dict[str, Any]) -> str | None:
+def message_job_id(message: StoredMessage) -> str | None:
     """The id of the job a queue message carries: from its message id, else from the job itself."""
-    message_id = _headers(message).get(names.HEADER_MSG_ID)
+    message_id = message.headers.get(names.HEADER_MSG_ID)
     if message_id:
         derived = parse_derived_message_id(message_id)
         return message_id if derived is None else derived[0]
     try:
-        return JobEnvelope.decode(base64.b64decode(message.get("data") or "")).job_id
-    except (SerializationError, binascii.Error, ValueError):
+        return JobEnvelope.decode(message.data).job_id
+    except (SerializationError, ValueError):
         return None

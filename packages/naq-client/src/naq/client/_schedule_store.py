@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 import nats.js.errors
 from loguru import logger
 from nats.js.kv import KeyValue
 
 from naq.client._connection import Connection
+from naq.client._direct import bucket_values
 from naq.client._kv_cas import kv_write_if
 from naq.client._resources import ensure_bucket
-from naq.client._watch import KeyWatch
 from naq.protocol import (
     ConfigurationError,
     JobEnvelope,
-    NaqConnectionError,
     NaqError,
     ScheduleRecord,
     SerializationError,
@@ -58,8 +57,6 @@ _PURGE: Final = {names.HEADER_KV_OPERATION: "PURGE", names.HEADER_ROLLUP: "sub"}
 
 _CAS_PAUSE: Final = 0.02
 """Longest random pause, in seconds, after a lost round."""
-
-_LIST_TIMEOUT: Final = 10.0
 
 StoredSchedule = tuple[ScheduleRecord, int]
 """A schedule record and its revision in the bucket."""
@@ -193,22 +190,15 @@ async def _revision(kv: KeyValue, key: str) -> int | None:
 
 
 async def read_all_schedules(connection: Connection) -> list[StoredSchedule]:
-    """Every schedule record now in the bucket (undecodable ones are logged and skipped)."""
+    """Every schedule record now in the bucket (undecodable ones are logged and skipped).
+
+    Read in batched direct gets, without a consumer: a dashboard listing schedules every second
+    must not leave a consumer behind per call.
+    """
     found: list[StoredSchedule] = []
-
-    def collect(entry: Any) -> None:
-        if watch.ready.is_set() or entry.operation in names.KV_DELETE_OPERATIONS or not entry.value:
-            return  # only what was there when the listing began; deleted keys are not schedules
+    for key, message in (await bucket_values(connection, resources.schedules_bucket(connection.settings))).items():
         try:
-            found.append((ScheduleRecord.decode(entry.value), int(entry.revision or 0)))
+            found.append((ScheduleRecord.decode(message.data), message.sequence))
         except SerializationError as exc:
-            logger.warning("skipping undecodable schedule record {}: {}", entry.key, exc)
-
-    watch = KeyWatch(await schedules_kv(connection), collect, meta_only=False)
-    try:
-        await watch.start(timeout=_LIST_TIMEOUT)
-    except TimeoutError:
-        raise NaqConnectionError("the schedules bucket did not answer in time") from None
-    finally:
-        await watch.stop()
+            logger.warning("skipping undecodable schedule record {}: {}", key, exc)
     return found
