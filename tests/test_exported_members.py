@@ -133,6 +133,8 @@ EXPORTED: dict[str, frozenset[str]] = {
             "purge_queue_sync",
             "resume_scheduled_job",
             "resume_scheduled_job_sync",
+            "run_scheduled_job_now",
+            "run_scheduled_job_now_sync",
             "schedule",
             "schedule_sync",
         }

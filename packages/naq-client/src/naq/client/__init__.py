@@ -34,6 +34,8 @@ from naq.client._api import (
     purge_queue_sync,
     resume_scheduled_job,
     resume_scheduled_job_sync,
+    run_scheduled_job_now,
+    run_scheduled_job_now_sync,
     schedule,
     schedule_sync,
 )
@@ -91,6 +93,8 @@ __all__ = [
     "pause_scheduled_job_sync",
     "resume_scheduled_job",
     "resume_scheduled_job_sync",
+    "run_scheduled_job_now",
+    "run_scheduled_job_now_sync",
     "schedule",
     "schedule_sync",
     "cancel_job",

@@ -23,6 +23,7 @@ from naq.client._schedules import (
     modify_schedule,
     pause_schedule,
     resume_schedule,
+    run_schedule_now,
 )
 from naq.client._sync import run_sync
 from naq.client._sync_job import SyncJob, SyncScheduledJob
@@ -62,6 +63,8 @@ __all__ = [
     "purge_queue_sync",
     "resume_scheduled_job",
     "resume_scheduled_job_sync",
+    "run_scheduled_job_now",
+    "run_scheduled_job_now_sync",
     "schedule",
     "schedule_sync",
 ]
@@ -161,6 +164,11 @@ async def modify_scheduled_job(job_id: str, nats_url: Url = None, **changes: Any
     ``ConfigurationError`` for any other key, ``JobNotFoundError`` for an unknown id.
     """
     return await modify_schedule(resolve_settings(nats_url), job_id, changes)
+
+
+async def run_scheduled_job_now(schedule_id: str, nats_url: Url = None, *, job_id: str | None = None) -> Job:
+    """Enqueue one extra run of a schedule now; its Job. See :meth:`Queue.run_scheduled_job_now`."""
+    return await run_schedule_now(resolve_settings(nats_url), schedule_id, job_id)
 
 
 async def list_scheduled_jobs(
@@ -284,6 +292,11 @@ def resume_scheduled_job_sync(job_id: str, nats_url: Url = None) -> bool:
 def modify_scheduled_job_sync(job_id: str, nats_url: Url = None, **changes: Any) -> ScheduleRecord:
     """Blocking :func:`modify_scheduled_job`."""
     return run_sync(modify_scheduled_job(job_id, nats_url, **changes))
+
+
+def run_scheduled_job_now_sync(schedule_id: str, nats_url: Url = None, *, job_id: str | None = None) -> SyncJob:
+    """Blocking :func:`run_scheduled_job_now`; returns the extra run's :class:`SyncJob`."""
+    return SyncJob(run_sync(run_scheduled_job_now(schedule_id, nats_url, job_id=job_id)))
 
 
 def list_scheduled_jobs_sync(

@@ -27,6 +27,7 @@ from naq.client._schedules import (
     new_schedule_id,
     pause_schedule,
     resume_schedule,
+    run_schedule_now,
     scheduled_job,
     store_schedule,
 )
@@ -313,6 +314,17 @@ class Queue:
         ``ConfigurationError`` for any other key, ``JobNotFoundError`` for an unknown id.
         """
         return await modify_schedule(self.settings, job_id, changes)
+
+    async def run_scheduled_job_now(self, schedule_id: str, job_id: str | None = None) -> Job:
+        """Enqueue one extra run of a schedule now; its :class:`Job` (``await job.result()``).
+
+        The schedule's next due run does not move and the extra run does not count against
+        ``repeat``. Each call is one run, with the id ``<schedule_id>-n<call time in ms>``; pass
+        ``job_id`` to make a retried call one run. A one-off job (``enqueue_at``) runs now instead
+        of at its time. ``JobNotFoundError`` for an unknown or cancelled schedule. Needs no
+        running scheduler; a worker runs the job. (The run goes to the schedule's own queue.)
+        """
+        return await run_schedule_now(self.settings, schedule_id, job_id)
 
     async def list_scheduled_jobs(self, status: str | None = None) -> list[ScheduleRecord]:
         """This queue's schedules (in ``status``, when given), soonest first."""

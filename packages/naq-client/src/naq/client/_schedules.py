@@ -20,8 +20,10 @@ from typing import Any, Final
 
 from naq.client._cadence import Cadence, check_cron, check_interval, check_repeat, parse_time
 from naq.client._cancel import cancel_job
-from naq.client._connection import get_connection
+from naq.client._connection import Connection, get_connection
+from naq.client._enqueue import publish_jobs
 from naq.client._events import publish_event
+from naq.client._job import Job
 from naq.client._options import Callable_, JobOptions, build_envelope
 from naq.client._schedule_store import (
     change_schedule,
@@ -41,9 +43,11 @@ from naq.protocol import (
     SerializationError,
     Settings,
     new_job_id,
+    validate_job_id,
     validate_queue_name,
     validate_schedule_id,
 )
+from naq.protocol.subjects import run_now_job_id
 
 __all__ = [
     "MODIFIABLE",
@@ -57,6 +61,7 @@ __all__ = [
     "new_schedule_id",
     "pause_schedule",
     "resume_schedule",
+    "run_schedule_now",
     "scheduled_job",
     "store_schedule",
 ]
@@ -109,6 +114,10 @@ class ScheduledJob:
     async def modify(self, **changes: Any) -> ScheduleRecord:
         """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run``; the new record."""
         return await modify_schedule(self.settings, self.schedule_id, changes)
+
+    async def run_now(self, job_id: str | None = None) -> Job:
+        """Enqueue one extra run now (see :func:`naq.client.run_scheduled_job_now`); its Job."""
+        return await run_schedule_now(self.settings, self.schedule_id, job_id)
 
 
 # --- new records --------------------------------------------------------------------------------
@@ -299,6 +308,79 @@ async def cancel_schedule(settings: Settings, schedule_id: str) -> bool:
         return await cancel_job(connection, schedule_id)
     # At the revision just read; only if it changed meanwhile, read again (a concurrent cancel wins).
     return await delete_schedule(connection, schedule_id, stored[1]) or await delete_schedule(connection, schedule_id)
+
+
+_ONE_OFF_DELETE_ATTEMPTS: Final = 20
+"""Rounds of read-and-delete of a one-off record run now before leaving it to the scheduler."""
+
+
+async def run_schedule_now(settings: Settings, schedule_id: str, job_id: str | None = None) -> Job:
+    """Enqueue one extra run of a schedule's job now, without waiting for a scheduler; its Job.
+
+    - **A recurring schedule**: the run is a job of its own, ``<schedule_id>-n<call time in ms>``
+      (or ``job_id``, when given: the same id within the 2-minute duplicate window is one run, so
+      a call retried with it cannot run twice). The schedule record is not touched: its next due
+      run stays where it was, and the extra run does not count against ``repeat`` (``runs`` counts
+      due runs only). A paused or failed schedule can be run now too; it stays paused or failed.
+    - **A one-off job** (``enqueue_at``/``enqueue_in``): its one run moves to now, under its own
+      id (the Job ``enqueue_at`` returned gets the result), and its record is removed so it does
+      not run again at its time (a scheduler firing it at the same moment publishes the same
+      message id, dropped as a duplicate). ``job_id`` is not allowed here.
+
+    ``JobNotFoundError`` for an unknown schedule: never created, cancelled (a cancel deletes it),
+    or past its last run. ``ValueError`` for a malformed schedule id, ``ConfigurationError`` for a
+    malformed ``job_id``.
+    """
+    validate_schedule_id(schedule_id)
+    if job_id is not None:
+        try:
+            validate_job_id(job_id)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    now = time.time()
+    runner = active_runner()
+    if runner is not None:
+        # Test mode keeps only recurring schedules (one-off jobs ran when they were enqueued).
+        record = runner.schedules.get(schedule_id)
+        if record is None:
+            raise JobNotFoundError(_not_found(schedule_id))
+        envelope = _run_now_envelope(record, now, job_id)
+        await runner.submit([envelope])
+        return Job(envelope.job_id, envelope.queue, settings)
+    connection = await get_connection(settings)
+    stored = await read_schedule(connection, schedule_id)
+    if stored is None:
+        raise JobNotFoundError(_not_found(schedule_id))
+    record, revision = stored
+    envelope = _run_now_envelope(record, now, job_id)
+    await publish_jobs(connection, [envelope])
+    if record.one_off:
+        await _remove_one_off(connection, schedule_id, revision)
+    return Job(envelope.job_id, envelope.queue, settings)
+
+
+def _not_found(schedule_id: str) -> str:
+    return f"no schedule {schedule_id!r} to run now (never created, cancelled, or past its last run)"
+
+
+def _run_now_envelope(record: ScheduleRecord, now: float, job_id: str | None) -> JobEnvelope:
+    if record.one_off:
+        if job_id is not None:
+            raise ConfigurationError(f"{record.schedule_id!r} is a one-off job: it runs now under its own id")
+        return dataclasses.replace(record.job, enqueued_at=now)
+    run_id = run_now_job_id(record.schedule_id, now) if job_id is None else job_id
+    return dataclasses.replace(record.job, job_id=run_id, enqueued_at=now)
+
+
+async def _remove_one_off(connection: Connection, schedule_id: str, revision: int) -> None:
+    """Delete a one-off record whose run was just published, unless a scheduler is firing it."""
+    for _ in range(_ONE_OFF_DELETE_ATTEMPTS):
+        if await delete_schedule(connection, schedule_id, revision):
+            return
+        stored = await read_schedule(connection, schedule_id)
+        if stored is None or stored[0].pending_run_at is not None:
+            return  # gone, or claimed by a scheduler: its publish carries the same message id
+        revision = stored[1]  # changed meanwhile (a pause, a new next_run): delete what is there now
 
 
 async def list_schedules(
