@@ -48,6 +48,7 @@ from naq.protocol import JobStatus, ScheduleRecord, ScheduleStatus, Settings, Wo
 from naq.protocol.errors import (
     ConfigurationError,
     DependencyFailedError,
+    JetStreamError,
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
@@ -117,6 +118,7 @@ __all__ = [
     # errors
     "ConfigurationError",
     "DependencyFailedError",
+    "JetStreamError",
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",

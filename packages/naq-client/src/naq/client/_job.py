@@ -7,6 +7,7 @@ from typing import Any
 
 from naq.client._cancel import cancel_job
 from naq.client._connection import get_connection
+from naq.client._errors import public
 from naq.client._job_state import read_job_state
 from naq.client._results import result_value, wait_for_result_record
 from naq.client.testing import InlineRunner, active_runner
@@ -23,6 +24,7 @@ class Job:
     queue: str
     settings: Settings = field(repr=False)
 
+    @public
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the job to end and return its value.
 
@@ -38,6 +40,7 @@ class Job:
         connection = await get_connection(self.settings)
         return result_value(await wait_for_result_record(connection, self.job_id, timeout))
 
+    @public
     async def status(self) -> JobStatus:
         """Where the job is now: scheduled, waiting, queued, running, retrying, completed, failed,
         cancelled, or unknown.
@@ -57,6 +60,7 @@ class Job:
         connection = await get_connection(self.settings)
         return (await read_job_state(connection, self.job_id, self.queue)).status
 
+    @public
     async def cancel(self) -> bool:
         """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""
         runner = active_runner()

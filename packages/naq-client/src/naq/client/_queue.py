@@ -12,6 +12,7 @@ from typing import Any
 from naq.client._cadence import check_repeat, check_seconds, parse_time
 from naq.client._connection import Connection, get_connection
 from naq.client._enqueue import publish_jobs
+from naq.client._errors import public
 from naq.client._job import Job
 from naq.client._jsapi import js_api
 from naq.client._options import OPTION_NAMES, Callable_, JobOptions, build_envelope, merge_kwargs, split_options
@@ -98,6 +99,7 @@ class Queue:
     async def _connection(self) -> Connection:
         return await get_connection(self.settings)
 
+    @public
     async def enqueue(
         self,
         func: Callable_,
@@ -168,6 +170,7 @@ class Queue:
         await submit(self.settings, [envelope])
         return Job(envelope.job_id, self.name, self.settings)
 
+    @public
     async def enqueue_many(
         self,
         func: Callable_,
@@ -211,6 +214,7 @@ class Queue:
             await submit(self.settings, envelopes)
         return [Job(envelope.job_id, self.name, self.settings) for envelope in envelopes]
 
+    @public
     async def purge(self) -> int:
         """Remove every job waiting on this queue (no other queue is touched); returns how many."""
         connection = await self._connection()
@@ -220,6 +224,7 @@ class Queue:
 
     # --- delayed and recurring jobs (fired by a running naq-scheduler) -------------------------
 
+    @public
     async def enqueue_at(
         self,
         when: datetime | float,
@@ -241,6 +246,7 @@ class Queue:
         await store_schedule(self.settings, record)
         return Job(record.job.job_id, self.name, self.settings)
 
+    @public
     async def enqueue_in(
         self,
         delay: timedelta | float,
@@ -254,6 +260,7 @@ class Queue:
         run_at = time.time() + check_seconds(delay, "delay", allow_zero=True)
         return await self.enqueue_at(run_at, func, *args, func_kwargs=func_kwargs, **kwargs)
 
+    @public
     async def schedule(
         self,
         func: Callable_,
@@ -296,18 +303,22 @@ class Queue:
         await store_schedule(self.settings, record)
         return ScheduledJob(record.schedule_id, self.name, self.settings)
 
+    @public
     async def cancel_scheduled_job(self, job_id: str) -> bool:
         """Delete a schedule or a pending one-off job for good; False if unknown."""
         return await cancel_schedule(self.settings, job_id)
 
+    @public
     async def pause_scheduled_job(self, job_id: str) -> bool:
         """Stop a schedule firing until resumed; False if unknown."""
         return await pause_schedule(self.settings, job_id)
 
+    @public
     async def resume_scheduled_job(self, job_id: str) -> bool:
         """Let a paused (or failed) schedule fire again; False if unknown."""
         return await resume_schedule(self.settings, job_id)
 
+    @public
     async def modify_scheduled_job(self, job_id: str, **changes: Any) -> ScheduleRecord:
         """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run`` of a schedule.
 
@@ -315,6 +326,7 @@ class Queue:
         """
         return await modify_schedule(self.settings, job_id, changes)
 
+    @public
     async def run_scheduled_job_now(self, schedule_id: str, job_id: str | None = None) -> Job:
         """Enqueue one extra run of a schedule now; its :class:`Job` (``await job.result()``).
 
@@ -326,6 +338,7 @@ class Queue:
         """
         return await run_schedule_now(self.settings, schedule_id, job_id)
 
+    @public
     async def list_scheduled_jobs(self, status: str | None = None) -> list[ScheduleRecord]:
         """This queue's schedules (in ``status``, when given), soonest first."""
         return await list_schedules(self.settings, status, self.name)

@@ -22,6 +22,7 @@ from naq.client._cadence import Cadence, check_cron, check_interval, check_repea
 from naq.client._cancel import cancel_job
 from naq.client._connection import Connection, get_connection
 from naq.client._enqueue import publish_jobs
+from naq.client._errors import public
 from naq.client._events import publish_event
 from naq.client._job import Job
 from naq.client._options import Callable_, JobOptions, build_envelope
@@ -87,6 +88,7 @@ class ScheduledJob:
         """The schedule id, under the original naq's name."""
         return self.schedule_id
 
+    @public
     async def info(self) -> ScheduleRecord:
         """The schedule's record as stored now; ``JobNotFoundError`` once it is gone."""
         runner = active_runner()
@@ -99,22 +101,27 @@ class ScheduledJob:
             raise JobNotFoundError(f"no schedule {self.schedule_id!r} (cancelled, or it ran its last run)")
         return record
 
+    @public
     async def pause(self) -> bool:
         """Stop firing until resumed; False if the schedule is gone."""
         return await pause_schedule(self.settings, self.schedule_id)
 
+    @public
     async def resume(self) -> bool:
         """Fire again (one catch-up run for what fell due while paused); False if it is gone."""
         return await resume_schedule(self.settings, self.schedule_id)
 
+    @public
     async def cancel(self) -> bool:
         """Delete the schedule for good; False if it was already gone."""
         return await cancel_schedule(self.settings, self.schedule_id)
 
+    @public
     async def modify(self, **changes: Any) -> ScheduleRecord:
         """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run``; the new record."""
         return await modify_schedule(self.settings, self.schedule_id, changes)
 
+    @public
     async def run_now(self, job_id: str | None = None) -> Job:
         """Enqueue one extra run now (see :func:`naq.client.run_scheduled_job_now`); its Job."""
         return await run_schedule_now(self.settings, self.schedule_id, job_id)
