@@ -22,6 +22,7 @@ subscription per connection, no request per message), so a window of them is pip
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,6 +44,10 @@ __all__ = ["PUBLISH_TIMEOUT", "JobMessage", "check_job_size", "job_message", "pu
 
 PUBLISH_TIMEOUT: Final = 10.0
 """Seconds a job publish waits for its acknowledgement."""
+
+_queue_subject = functools.lru_cache(maxsize=1024)(queue_subject)
+"""``queue_subject`` without checking the name again per job: an envelope's queue was checked
+when the envelope was made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +83,7 @@ def job_message(
       the attempt this publish is for (``Naq-Attempt``; absent means 1).
     """
     job_id = envelope.job_id
-    target = queue_subject(envelope.queue)
+    target = _queue_subject(envelope.queue)
     if purpose is None:
         headers = {names.HEADER_MSG_ID: job_id}
     else:
