@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import naq.client
-from harness.schedules import schedule_record
+from harness.schedules import published_runs, schedule_record
 from naq.client import Queue, ScheduleRecord, ScheduleStatus, Settings, cli
 
 FUNC = "harness.jobs:add"
@@ -155,7 +155,7 @@ async def test_job_control_cancel_deletes_the_record(schedules: Settings, js: An
     assert again.exit_code == EXIT_FAILED
 
 
-@pytest.mark.parametrize("action", ["pause", "resume", "cancel", "reschedule"])
+@pytest.mark.parametrize("action", ["pause", "resume", "cancel", "reschedule", "run-now"])
 async def test_job_control_of_an_unknown_id_exits_1(schedules: Settings, action: str) -> None:
     options = ["--interval", "30"] if action == "reschedule" else []
     result = await naq_cli(schedules, "job-control", "no-such-schedule", action, *options)
@@ -166,6 +166,30 @@ async def test_job_control_of_an_unknown_id_exits_1(schedules: Settings, action:
 async def test_job_control_with_an_invalid_id_or_action(schedules: Settings) -> None:
     assert (await naq_cli(schedules, "job-control", "has:colon", "pause")).exit_code == EXIT_CONFIG
     assert (await naq_cli(schedules, "job-control", "every-minute", "explode")).exit_code == EXIT_USAGE
+
+
+# --- job-control run-now ---------------------------------------------------------------------------
+
+
+async def test_run_now_prints_the_extra_run_s_job_id_and_leaves_the_schedule(
+    schedules: Settings, js: Any, nc: Any
+) -> None:
+    before = await must_exist(js, "every-minute")
+    result = await naq_cli(schedules, "job-control", "every-minute", "run-now")
+    assert result.exit_code == 0, result.output
+    run_id = result.stdout.strip()
+    assert run_id.startswith("every-minute-n")
+    assert await must_exist(js, "every-minute") == before
+    retried = [await naq_cli(schedules, "job-control", "yearly", "run-now", "--run-id", "r-1") for _ in range(2)]
+    assert [r.stdout.strip() for r in retried] == ["r-1", "r-1"]
+    assert await published_runs(nc) == {run_id: 1, "r-1": 1}
+
+
+async def test_run_now_with_a_negative_wait_is_bad_usage(schedules: Settings, nc: Any) -> None:
+    await Queue(settings=schedules).purge()  # the job stream exists, empty
+    result = await naq_cli(schedules, "job-control", "every-minute", "run-now", "--wait", "-1")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert await published_runs(nc) == {}
 
 
 # --- job-control reschedule -----------------------------------------------------------------------
@@ -222,13 +246,29 @@ async def test_reschedule_of_a_one_off_run_moves_it(schedules: Settings, js: Any
         ["every-minute", "pause", "--interval", "30"],  # options only go with reschedule
         ["every-minute", "cancel", "--cron", "0 * * * *"],
         ["every-minute", "resume", "--next-run", "2031-01-01T00:00:00"],
+        ["every-minute", "run-now", "--interval", "30"],
+        ["every-minute", "pause", "--run-id", "r-1"],  # --run-id and --wait only go with run-now
+        ["every-minute", "cancel", "--wait", "5"],
+        ["every-minute", "run-now", "--run-id", "has.dot"],
+        ["once", "run-now", "--run-id", "r-1"],  # a one-off runs under its own id
     ],
 )
 async def test_bad_job_control_arguments_exit_4_and_change_nothing(
-    schedules: Settings, js: Any, arguments: list[str]
+    schedules: Settings, js: Any, nc: Any, arguments: list[str]
 ) -> None:
+    await Queue(settings=schedules).purge()  # the job stream exists, empty
     before = await must_exist(js, "every-minute")
     result = await naq_cli(schedules, "job-control", *arguments)
     assert result.exit_code == EXIT_CONFIG, result.output
     assert result.stderr.startswith("naq: ")
     assert await must_exist(js, "every-minute") == before
+    assert await published_runs(nc) == {}
+
+
+def test_job_control_help_describes_run_now() -> None:
+    result = CliRunner().invoke(cli.app, ["job-control", "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    assert "run-now" in result.stdout
+    assert "does not count" in result.stdout
+    assert "--run-id" in result.stdout
+    assert "--wait" in result.stdout

@@ -29,6 +29,7 @@ from naq.protocol.subjects import (
     parse_derived_message_id,
     queue_subject,
     result_subject,
+    run_now_job_id,
     schedule_at,
     schedule_run_job_id,
     system_event_subject,
@@ -163,6 +164,20 @@ def test_schedule_run_ids_are_valid_deterministic_and_distinct_per_run(
 def test_long_schedule_ids_stay_distinct_after_shortening() -> None:
     a, b = "s" * 63 + "a", "s" * 63 + "b"
     assert schedule_run_job_id(a, 1_700_000_000) != schedule_run_job_id(b, 1_700_000_000)
+
+
+@pytest.mark.parametrize("schedule_id", ["daily", "s" * 64])
+def test_a_run_now_id_is_a_valid_id_never_equal_to_a_due_run_s(schedule_id: str) -> None:
+    called_at = 1_700_000_000.123
+    extra = run_now_job_id(schedule_id, called_at)
+    assert ID_PATTERN.fullmatch(extra)
+    assert extra.endswith("-n1700000000123")
+    assert extra != schedule_run_job_id(schedule_id, called_at)
+    assert run_now_job_id(schedule_id, called_at + 0.001) != extra
+    if len(schedule_id) < 40:
+        assert extra == f"{schedule_id}-n1700000000123"
+    with pytest.raises(ValueError, match="schedule id"):
+        run_now_job_id("a.b", called_at)
 
 
 def test_process_ids_are_valid_worker_ids_and_differ_per_call() -> None:

@@ -34,6 +34,8 @@ from naq.client._api import (
     purge_queue_sync,
     resume_scheduled_job,
     resume_scheduled_job_sync,
+    run_scheduled_job_now,
+    run_scheduled_job_now_sync,
     schedule,
     schedule_sync,
 )
@@ -80,6 +82,7 @@ from naq.protocol import (
 from naq.protocol.errors import (
     ConfigurationError,
     DependencyFailedError,
+    JetStreamError,
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
@@ -125,6 +128,8 @@ __all__ = [
     "pause_scheduled_job_sync",
     "resume_scheduled_job",
     "resume_scheduled_job_sync",
+    "run_scheduled_job_now",
+    "run_scheduled_job_now_sync",
     "schedule",
     "schedule_sync",
     "cancel_job",
@@ -173,6 +178,7 @@ __all__ = [
     # errors
     "ConfigurationError",
     "DependencyFailedError",
+    "JetStreamError",
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",

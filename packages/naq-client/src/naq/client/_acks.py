@@ -28,9 +28,9 @@ from nats.js import api
 
 from naq.client._connection import Connection
 from naq.client._tasks import stop_tasks
-from naq.protocol import JobTooLargeError, MessageTooLargeError, message_size
+from naq.protocol import MessageTooLargeError, message_size
 
-__all__ = ["AckedPublisher", "check_job_size", "check_size", "publish_acked"]
+__all__ = ["AckedPublisher", "check_size", "publish_acked"]
 
 _SWEEP_EVERY: Final = 0.25
 """Seconds between looks for publishes whose acknowledgement is overdue."""
@@ -55,10 +55,19 @@ class AckedPublisher:
         connection.closers.append(self.close)
 
     async def publish(
-        self, subject: str, data: bytes, headers: dict[str, str] | None = None, timeout: float = 10.0
+        self,
+        subject: str,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        checked: bool = False,
     ) -> api.PubAck:
-        """Publish to JetStream and return its acknowledgement (raising as ``js.publish`` would)."""
-        check_size(self._nc, subject, data, headers)
+        """Publish to JetStream and return its acknowledgement (raising as ``js.publish`` would).
+
+        ``checked``: the message was measured already (a job's, by the job publish path).
+        """
+        if not checked:
+            check_size(self._nc, subject, data, headers)
         if self._subscription is None:
             async with self._lock:
                 if self._subscription is None:
@@ -131,20 +140,6 @@ def check_size(nc: Any, subject: str, data: bytes, headers: dict[str, str] | Non
         )
 
 
-def check_job_size(nc: Any, job_id: str, subject: str, data: bytes, headers: dict[str, str] | None) -> None:
-    """:func:`check_size` for a message that carries job ``job_id``: ``JobTooLargeError`` naming it."""
-    try:
-        check_size(nc, subject, data, headers)
-    except MessageTooLargeError as exc:
-        raise JobTooLargeError(
-            f"job {job_id} is {exc.size} bytes (payload and headers), over the server's max payload of "
-            f"{exc.limit} bytes, so it was not enqueued; pass large data by reference (a path, a URL, "
-            "an object store key)",
-            exc.size,
-            exc.limit,
-        ) from None
-
-
 def _pub_ack(reply: dict[str, Any]) -> api.PubAck:
     # The common reply built directly: ``PubAck.from_response`` walks the dataclass fields each time.
     if reply.keys() <= _PLAIN_ACK_KEYS:
@@ -153,10 +148,18 @@ def _pub_ack(reply: dict[str, Any]) -> api.PubAck:
 
 
 async def publish_acked(
-    connection: Connection, subject: str, data: bytes, headers: dict[str, str] | None = None, timeout: float = 10.0
+    connection: Connection,
+    subject: str,
+    data: bytes,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    checked: bool = False,
 ) -> api.PubAck:
-    """Publish to JetStream on ``connection`` and await the acknowledgement (see the module docstring)."""
+    """Publish to JetStream on ``connection`` and await the acknowledgement (see the module docstring).
+
+    The message is measured first (``MessageTooLargeError``) unless ``checked`` says it was.
+    """
     publisher = connection.state.get("acks")
     if publisher is None:
         publisher = connection.state["acks"] = AckedPublisher(connection)
-    return await publisher.publish(subject, data, headers, timeout)
+    return await publisher.publish(subject, data, headers, timeout, checked)

@@ -13,6 +13,7 @@ from nats.aio.client import Client as NATS
 
 from naq.client._backend import backend_for
 from naq.client._connection import close_connections, get_connection
+from naq.client._errors import public
 from naq.client._job import Job
 from naq.client._queue import Queue, resolve_settings
 from naq.client._results import require_result, result_value
@@ -23,6 +24,7 @@ from naq.client._schedules import (
     modify_schedule,
     pause_schedule,
     resume_schedule,
+    run_schedule_now,
 )
 from naq.client._sync import run_sync
 from naq.client._sync_job import SyncJob, SyncScheduledJob
@@ -61,6 +63,8 @@ __all__ = [
     "purge_queue_sync",
     "resume_scheduled_job",
     "resume_scheduled_job_sync",
+    "run_scheduled_job_now",
+    "run_scheduled_job_now_sync",
     "schedule",
     "schedule_sync",
 ]
@@ -68,11 +72,13 @@ __all__ = [
 Url = str | Sequence[str] | None
 
 
+@public
 async def enqueue(func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any) -> Job:
     """Enqueue ``func(*args, **kwargs)`` on ``queue_name``; options as :meth:`Queue.enqueue`."""
     return await Queue(queue_name, nats_url).enqueue(func, *args, **kwargs)
 
 
+@public
 async def enqueue_many(
     func: Any, calls: Any, /, *, queue_name: str | None = None, nats_url: Url = None, **options: Any
 ) -> list[Job]:
@@ -80,11 +86,13 @@ async def enqueue_many(
     return await Queue(queue_name, nats_url).enqueue_many(func, calls, **options)
 
 
+@public
 async def purge_queue(queue_name: str | None = None, nats_url: Url = None) -> int:
     """Remove every job waiting on ``queue_name``; returns how many."""
     return await Queue(queue_name, nats_url).purge()
 
 
+@public
 async def fetch_job_result(job_id: str, nats_url: Url = None) -> Any:
     """The result of a finished job, without waiting.
 
@@ -94,6 +102,7 @@ async def fetch_job_result(job_id: str, nats_url: Url = None) -> Any:
     return result_value(require_result(await backend_for(resolve_settings(nats_url)).stored_result(job_id), job_id))
 
 
+@public
 async def cancel_job(job_id: str, nats_url: Url = None) -> bool:
     """Cancel a job wherever it is; True if it was queued, waiting or running, False if it had
     already ended or is unknown.
@@ -107,11 +116,13 @@ async def cancel_job(job_id: str, nats_url: Url = None) -> bool:
     return await backend_for(resolve_settings(nats_url)).cancel(job_id)
 
 
+@public
 async def list_workers(nats_url: Url = None) -> list[WorkerHeartbeat]:
     """The latest heartbeat of every live worker."""
     return await read_workers(await get_connection(resolve_settings(nats_url)))
 
 
+@public
 async def enqueue_at(
     when: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
 ) -> Job:
@@ -119,6 +130,7 @@ async def enqueue_at(
     return await Queue(queue_name, nats_url).enqueue_at(when, func, *args, **kwargs)
 
 
+@public
 async def enqueue_in(
     delay: Any, func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
 ) -> Job:
@@ -126,6 +138,7 @@ async def enqueue_in(
     return await Queue(queue_name, nats_url).enqueue_in(delay, func, *args, **kwargs)
 
 
+@public
 async def schedule(
     func: Any, /, *args: Any, queue_name: str | None = None, nats_url: Url = None, **kwargs: Any
 ) -> ScheduledJob:
@@ -133,21 +146,25 @@ async def schedule(
     return await Queue(queue_name, nats_url).schedule(func, *args, **kwargs)
 
 
+@public
 async def cancel_scheduled_job(job_id: str, nats_url: Url = None) -> bool:
     """Delete a schedule (or a one-off job not yet fired) for good; False if unknown."""
     return await cancel_schedule(resolve_settings(nats_url), job_id)
 
 
+@public
 async def pause_scheduled_job(job_id: str, nats_url: Url = None) -> bool:
     """Stop a schedule firing until resumed; False if unknown."""
     return await pause_schedule(resolve_settings(nats_url), job_id)
 
 
+@public
 async def resume_scheduled_job(job_id: str, nats_url: Url = None) -> bool:
     """Let a paused or failed schedule fire again (one catch-up run at most); False if unknown."""
     return await resume_schedule(resolve_settings(nats_url), job_id)
 
 
+@public
 async def modify_scheduled_job(job_id: str, nats_url: Url = None, **changes: Any) -> ScheduleRecord:
     """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run`` of a schedule; the new record.
 
@@ -156,6 +173,13 @@ async def modify_scheduled_job(job_id: str, nats_url: Url = None, **changes: Any
     return await modify_schedule(resolve_settings(nats_url), job_id, changes)
 
 
+@public
+async def run_scheduled_job_now(schedule_id: str, nats_url: Url = None, *, job_id: str | None = None) -> Job:
+    """Enqueue one extra run of a schedule now; its Job. See :meth:`Queue.run_scheduled_job_now`."""
+    return await run_schedule_now(resolve_settings(nats_url), schedule_id, job_id)
+
+
+@public
 async def list_scheduled_jobs(
     status: str | None = None, queue: str | None = None, nats_url: Url = None
 ) -> list[ScheduleRecord]:
@@ -163,6 +187,7 @@ async def list_scheduled_jobs(
     return await list_schedules(resolve_settings(nats_url), status, queue)
 
 
+@public
 async def connect(url: Url = None, *, nats_url: Url = None) -> NATS:
     """Open the default connection now rather than on first use; returns its nats-py client.
 
@@ -177,6 +202,7 @@ async def connect(url: Url = None, *, nats_url: Url = None) -> NATS:
     return connection.nc
 
 
+@public
 async def close() -> None:
     """Close this event loop's naq connections (optional: they also close with the loop).
 
@@ -186,6 +212,7 @@ async def close() -> None:
     await close_connections()
 
 
+@public
 async def disconnect() -> None:
     """Close this event loop's naq connections: :func:`close` under the original naq's name."""
     await close_connections()
@@ -277,6 +304,11 @@ def resume_scheduled_job_sync(job_id: str, nats_url: Url = None) -> bool:
 def modify_scheduled_job_sync(job_id: str, nats_url: Url = None, **changes: Any) -> ScheduleRecord:
     """Blocking :func:`modify_scheduled_job`."""
     return run_sync(modify_scheduled_job(job_id, nats_url, **changes))
+
+
+def run_scheduled_job_now_sync(schedule_id: str, nats_url: Url = None, *, job_id: str | None = None) -> SyncJob:
+    """Blocking :func:`run_scheduled_job_now`; returns the extra run's :class:`SyncJob`."""
+    return SyncJob(run_sync(run_scheduled_job_now(schedule_id, nats_url, job_id=job_id)))
 
 
 def list_scheduled_jobs_sync(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from naq.client._cancel import cancel_job
 from naq.client._connection import Connection, get_connection
+from naq.client._enqueue import publish_jobs
 from naq.client._events import publish_event
 from naq.client._job_state import read_job_state
 from naq.client._results import read_result_record, wait_for_result_record
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "NatsBackend", "backend_for"]
 
 ScheduleChange = Callable[[ScheduleRecord], ScheduleRecord | None]
+RunMaker = Callable[[ScheduleRecord], JobEnvelope]
+
+_ONE_OFF_DELETE_ATTEMPTS: Final = 20
+"""Rounds of read-and-delete of a one-off record run now before leaving it to the scheduler."""
 
 
 class Backend(Protocol):
@@ -77,6 +82,10 @@ class Backend(Protocol):
     async def cancel_schedule(self, schedule_id: str) -> bool:
         """Delete the schedule for good; True if it existed."""
 
+    async def run_schedule_now(self, schedule_id: str, make_run: RunMaker) -> JobEnvelope | None:
+        """Submit the job ``make_run`` builds from the schedule's record, now; ``None`` if there is
+        no such schedule. A one-off's record is removed, so it does not run again at its time."""
+
 
 @dataclass(frozen=True, slots=True)
 class NatsBackend:
@@ -88,9 +97,7 @@ class NatsBackend:
         return await get_connection(self.settings)
 
     async def submit(self, envelopes: Sequence[JobEnvelope]) -> None:
-        from naq.client._queue import publish_envelopes  # noqa: PLC0415  # _queue imports this module
-
-        await publish_envelopes(await self._connection(), envelopes)
+        await publish_jobs(await self._connection(), envelopes)
 
     async def result_record(self, job_id: str, timeout: float | None) -> ResultRecord:
         return await wait_for_result_record(await self._connection(), job_id, timeout)
@@ -137,6 +144,29 @@ class NatsBackend:
         return await delete_schedule(connection, schedule_id, stored[1]) or await delete_schedule(
             connection, schedule_id
         )
+
+    async def run_schedule_now(self, schedule_id: str, make_run: RunMaker) -> JobEnvelope | None:
+        connection = await self._connection()
+        stored = await read_schedule(connection, schedule_id)
+        if stored is None:
+            return None
+        record, revision = stored
+        envelope = make_run(record)
+        await publish_jobs(connection, [envelope])
+        if record.one_off:
+            await _remove_one_off(connection, schedule_id, revision)
+        return envelope
+
+
+async def _remove_one_off(connection: Connection, schedule_id: str, revision: int) -> None:
+    """Delete a one-off record whose run was just published, unless a scheduler is firing it."""
+    for _ in range(_ONE_OFF_DELETE_ATTEMPTS):
+        if await delete_schedule(connection, schedule_id, revision):
+            return
+        stored = await read_schedule(connection, schedule_id)
+        if stored is None or stored[0].pending_run_at is not None:
+            return  # gone, or claimed by a scheduler: its publish carries the same message id
+        revision = stored[1]  # changed meanwhile (a pause, a new next_run): delete what is there now
 
 
 _backends: dict[Settings, NatsBackend] = {}

@@ -1,7 +1,8 @@
 """What every naq command line shares: common options, logging set-up, and exit codes.
 
-Exit codes: 0 success; 1 the job failed, or nothing was found; 2 bad usage (typer's own);
-3 NATS could not be reached; 4 a bad setting or argument.
+Exit codes: 0 success; 1 the job failed, nothing was found, or naq or JetStream refused the
+request (a full queue, a missing stream); 2 bad usage (typer's own); 3 NATS could not be reached
+or the connection was lost; 4 a bad setting or argument.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import typer
 from loguru import logger
 
 from naq.client._connection import close_connections
+from naq.client._errors import public
 from naq.protocol import (
     ConfigurationError,
     JobExecutionError,
     JobNotFoundError,
     NaqConnectionError,
+    NaqError,
     SerializationError,
     Settings,
 )
@@ -43,7 +46,7 @@ __all__ = [
 T = TypeVar("T")
 
 EXIT_FAILED: Final = 1
-"""The job failed, or what was asked for does not exist."""
+"""The job failed, what was asked for does not exist, or the request was refused."""
 EXIT_CONNECTION: Final = 3
 """NATS could not be reached."""
 EXIT_CONFIG: Final = 4
@@ -115,10 +118,16 @@ async def closing(coroutine: Coroutine[Any, Any, T]) -> T:
         await close_connections()
 
 
+@public
+async def _in_naq_errors(coroutine: Coroutine[Any, Any, T]) -> T:
+    return await coroutine
+
+
 def run_command(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine, turning naq's errors into a message and an exit code."""
+    """Run a command's coroutine, turning naq's errors (nats-py's too, as naq's) into a message and
+    an exit code."""
     try:
-        return asyncio.run(coroutine)
+        return asyncio.run(_in_naq_errors(coroutine))
     except NaqConnectionError as exc:
         raise _fail(EXIT_CONNECTION, str(exc)) from None
     except (ConfigurationError, SerializationError, ValueError) as exc:
@@ -131,3 +140,5 @@ def run_command(coroutine: Coroutine[Any, Any, T]) -> T:
         raise _fail(EXIT_FAILED, str(exc)) from None
     except TimeoutError as exc:
         raise _fail(EXIT_FAILED, str(exc) or "timed out") from None
+    except NaqError as exc:  # refused: a full queue, a JetStream error, a partial enqueue, ...
+        raise _fail(EXIT_FAILED, str(exc)) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,9 +16,17 @@ from naq.client._cli_common import (
     NatsUrlOption,
     cli_settings,
     closing,
+    non_negative_seconds,
     run_command,
 )
-from naq.client._schedules import cancel_schedule, list_schedules, modify_schedule, pause_schedule, resume_schedule
+from naq.client._schedules import (
+    cancel_schedule,
+    list_schedules,
+    modify_schedule,
+    pause_schedule,
+    resume_schedule,
+    run_schedule_now,
+)
 from naq.protocol import ScheduleRecord
 
 __all__ = ["ControlAction", "job_control", "list_scheduled"]
@@ -80,11 +88,12 @@ class ControlAction(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     RESCHEDULE = "reschedule"
+    RUN_NOW = "run-now"
 
 
 def job_control(
     job_id: Annotated[str, typer.Argument(help="The schedule's (or scheduled job's) id.")],
-    action: Annotated[ControlAction, typer.Argument(help="cancel, pause, resume or reschedule.")],
+    action: Annotated[ControlAction, typer.Argument(help="What to do to the schedule (one of the choices shown).")],
     cron: Annotated[str | None, typer.Option("--cron", help="reschedule: a new cron expression.")] = None,
     interval: Annotated[
         float | None,
@@ -96,16 +105,42 @@ def job_control(
     next_run: Annotated[
         str | None, typer.Option("--next-run", help="reschedule: the next run, ISO 8601 (naive = UTC).")
     ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="run-now: the extra run's job id (a command retried with it is one run)."),
+    ] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option("--wait", help="run-now: wait up to SECONDS and print the result.", callback=non_negative_seconds),
+    ] = None,
     nats_url: NatsUrlOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    """Cancel, pause, resume or reschedule a scheduled job (exit 1 if there is no such schedule)."""
+    """Cancel, pause, resume or reschedule a scheduled job, or run it once now (exit 1 if there is
+    no such schedule).
+
+    run-now enqueues one extra run and prints its job id (with --wait, its result): the next due
+    run does not move and the extra run does not count against the schedule's repeat. A one-off
+    job runs now instead of at its time. A worker must be running; a scheduler need not.
+    """
     settings = cli_settings(nats_url, log_level)
     given = {"cron": cron, "interval": interval, "repeat": repeat, "next_run": next_run}
     changes = {k: v for k, v in given.items() if v is not None}
     if action is not ControlAction.RESCHEDULE and changes:
         typer.echo("naq: --cron, --interval, --repeat and --next-run go with reschedule", err=True)
         raise typer.Exit(EXIT_CONFIG)
+    if action is not ControlAction.RUN_NOW and (run_id is not None or wait is not None):
+        typer.echo("naq: --run-id and --wait go with run-now", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    if action is ControlAction.RUN_NOW:
+
+        async def run_now() -> tuple[str, Any]:
+            job = await run_schedule_now(settings, job_id, run_id)
+            return job.job_id, (await job.result(timeout=wait) if wait is not None else None)
+
+        ran_id, value = run_command(closing(run_now()))
+        typer.echo(json.dumps(value, default=repr) if wait is not None else ran_id)
+        return
     if action is ControlAction.RESCHEDULE:
         if not changes:
             typer.echo("naq: reschedule needs --cron, --interval, --repeat or --next-run", err=True)

@@ -50,7 +50,14 @@ class Connection:
     async def close(self) -> None:
         """Flush and close the NATS connection, then run the closers (each once)."""
         if not self.nc.is_closed:
-            await self.nc.close()
+            try:
+                await self.nc.close()
+            except OSError:
+                # The server was lost with data pending: nats-py 2.16 flushes it to the dead
+                # transport and stops there, the client already marked closed. Close the socket.
+                transport = getattr(self.nc, "_transport", None)
+                if transport is not None:
+                    transport.close()
         closers, self.closers = self.closers, []
         for closer in closers:
             await closer()

@@ -25,10 +25,10 @@ from typing import Final
 
 from loguru import logger
 
-from naq.client._acks import check_job_size
 from naq.client._connection import Connection
 from naq.client._events import announce_jobs
 from naq.client._jsapi import JetStreamAPIError, js_api
+from naq.client._publish import JobMessage, check_job_size, job_message, publish_job, send
 from naq.client._resources import ensure_bucket, kv
 from naq.protocol import (
     DependencyOutcome,
@@ -48,10 +48,7 @@ from naq.protocol import (
 )
 from naq.protocol.subjects import (
     dependency_deadline_subject,
-    derived_message_id,
     kv_key_subject,
-    queue_subject,
-    schedule_at,
     waiting_filter,
     waiting_key,
 )
@@ -149,17 +146,18 @@ async def park(connection: Connection, envelopes: Sequence[JobEnvelope], states:
         record = ParkedJobRecord(job=envelope, generation=generation, parked_at=now, deadline=now + timeout)
         pending = [d for d in envelope.depends_on if states.get(d) is None]
         parked.append((record, pending))
-    # Every message of every parking is measured before the first is written: a job too large to
-    # park leaves nothing behind. (The deadline message carries more headers than any release of
-    # the same parking, so a job that can park can also be released.)
-    writes = [(record, _parking_messages(record, pending)) for record, pending in parked]
-    for record, messages in writes:
+    # Every message of every parking is measured before the first is written (the deadline message
+    # by the job publish path as it is built): a job too large to park leaves nothing behind. (The
+    # deadline message carries more headers than any release of the same parking, so a job that
+    # can park can also be released.)
+    writes = [(record, *_parking_messages(connection, record, pending)) for record, pending in parked]
+    for record, messages, _ in writes:
         for subject, data, headers in messages:
             check_job_size(connection.nc, record.job.job_id, subject, data, headers)
     for start in range(0, len(writes), _WINDOW):
         window = writes[start : start + _WINDOW]
-        await asyncio.gather(*(_write_parking(connection, messages) for _, messages in window))
-        await announce_jobs(connection, EventKind.WAITING, [record.job for record, _ in window])
+        await asyncio.gather(*(_write_parking(connection, messages, deadline) for _, messages, deadline in window))
+        await announce_jobs(connection, EventKind.WAITING, [record.job for record, _, _ in window])
     # Look again: a dependency that ended while the keys were being written must still release.
     again = await dependency_states(connection, {d for _, pending in parked for d in pending})
     for record, pending in parked:
@@ -173,9 +171,11 @@ _Message = tuple[str, bytes, dict[str, str] | None]
 """A message to publish: subject, data, headers."""
 
 
-def _parking_messages(record: ParkedJobRecord, pending: list[str]) -> list[_Message]:
-    """What parking ``record`` writes, in order: a key per pending dependency, the waiting status,
-    and the ``dependency_timeout`` message."""
+def _parking_messages(
+    connection: Connection, record: ParkedJobRecord, pending: list[str]
+) -> tuple[list[_Message], JobMessage]:
+    """What parking ``record`` writes, in order: a key per pending dependency and the waiting
+    status; then the ``dependency_timeout`` message (a publish of the job, built and measured)."""
     envelope = record.job
     encoded = record.encode()
     messages: list[_Message] = [
@@ -192,20 +192,21 @@ def _parking_messages(record: ParkedJobRecord, pending: list[str]) -> list[_Mess
         generation=record.generation,
     )
     messages.append((kv_key_subject(names.JOB_STATUS_BUCKET, envelope.job_id), status.encode(), None))
-    deadline = DependencyVerdict.deadline(record.generation)
-    headers = {
-        names.HEADER_SCHEDULE: schedule_at(record.deadline),
-        names.HEADER_SCHEDULE_TARGET: queue_subject(envelope.queue),
-        names.HEADER_MSG_ID: derived_message_id(envelope.job_id, MessagePurpose.DEADLINE, record.generation),
-        names.HEADER_DEPENDENCIES: deadline.header(),
-    }
-    messages.append((dependency_deadline_subject(envelope.job_id), envelope.encode(), headers))
-    return messages
+    deadline = job_message(
+        connection,
+        envelope,
+        MessagePurpose.DEADLINE,
+        record.generation,
+        at=record.deadline,
+        verdict=DependencyVerdict.deadline(record.generation),
+    )
+    return messages, deadline
 
 
-async def _write_parking(connection: Connection, messages: list[_Message]) -> None:
+async def _write_parking(connection: Connection, messages: list[_Message], deadline: JobMessage) -> None:
     for subject, data, headers in messages:
         await connection.js.publish(subject, data, headers=headers)
+    await send(connection, deadline)
 
 
 async def parked_record(connection: Connection, dependency_id: str, dependent_id: str) -> ParkedJobRecord | None:
@@ -299,11 +300,7 @@ async def _any_waiting(connection: Connection, dependencies: list[str], dependen
 async def release(connection: Connection, record: ParkedJobRecord, verdict: DependencyVerdict) -> None:
     """Put a parked job on its queue with ``verdict``; every release of one parking is one message."""
     envelope = record.job
-    headers = {
-        names.HEADER_MSG_ID: derived_message_id(envelope.job_id, MessagePurpose.RELEASE, record.generation),
-        names.HEADER_DEPENDENCIES: verdict.header(),
-    }
-    ack = await connection.js.publish(queue_subject(envelope.queue), envelope.encode(), headers=headers)
+    ack = await publish_job(connection, envelope, MessagePurpose.RELEASE, record.generation, verdict=verdict)
     if ack.duplicate:
         return  # released already, by the other side of a race
     if verdict.verdict is Verdict.MET:  # otherwise the job ends at once (and a cancel's state must stay)

@@ -236,10 +236,10 @@ async def _batch(
         for _ in range(_BATCH + 2):
             try:
                 reply = await subscription.next_msg(timeout=_TIMEOUT)
-            except nats.errors.TimeoutError:
+            except nats.errors.TimeoutError as exc:
                 raise NaqConnectionError(
                     f"JetStream did not answer a direct get on {stream} within {_TIMEOUT} s"
-                ) from None
+                ) from exc
             headers = dict(reply.headers or {})
             status = headers.get("Status")
             if status == "204":  # end of batch

@@ -16,6 +16,7 @@ from naq.client._connection import Connection
 from naq.client._direct import last_messages
 from naq.client._events import publish_event
 from naq.client._jsapi import js_api
+from naq.client._publish import publish_job
 from naq.client._resources import ensure_stream, kv
 from naq.protocol import (
     EventKind,
@@ -28,7 +29,7 @@ from naq.protocol import (
     resources,
     validate_queue_name,
 )
-from naq.protocol.subjects import derived_message_id, failed_queue_filter, queue_subject
+from naq.protocol.subjects import failed_queue_filter
 
 __all__ = [
     "FailedEntry",
@@ -122,8 +123,7 @@ async def requeue_failed(connection: Connection, entry: FailedEntry) -> str:
     for bucket_name in (names.RESULTS_BUCKET, names.JOB_STATUS_BUCKET):
         bucket = await kv(connection, bucket_name)
         await bucket.purge(job.job_id)
-    headers = {names.HEADER_MSG_ID: derived_message_id(job.job_id, MessagePurpose.REQUEUE, entry.sequence)}
-    await connection.js.publish(queue_subject(job.queue), job.encode(), headers=headers)
+    await publish_job(connection, job, MessagePurpose.REQUEUE, entry.sequence)
     await _purge_subject(connection, entry.subject)
     await publish_event(connection, EventKind.REQUEUED, job.queue, job.job_id)
     return job.job_id

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from naq.client._backend import backend_for
+from naq.client._errors import public
 from naq.client._results import result_value
 from naq.protocol import JobStatus, Settings
 
@@ -20,6 +21,7 @@ class Job:
     queue: str
     settings: Settings = field(repr=False)
 
+    @public
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the job to end and return its value.
 
@@ -29,6 +31,7 @@ class Job:
         """
         return result_value(await backend_for(self.settings).result_record(self.job_id, timeout))
 
+    @public
     async def status(self) -> JobStatus:
         """Where the job is now: scheduled, waiting, queued, running, retrying, completed, failed,
         cancelled, or unknown.
@@ -42,6 +45,7 @@ class Job:
         """
         return await backend_for(self.settings).job_status(self.job_id, self.queue)
 
+    @public
     async def cancel(self) -> bool:
         """Cancel the job (see :func:`naq.client.cancel_job`); False if it already ended or is unknown."""
         return await backend_for(self.settings).cancel(self.job_id)

@@ -8,7 +8,7 @@ from typing import Any, Final
 import nats.errors
 
 from naq.client._connection import Connection
-from naq.protocol import NaqConnectionError
+from naq.protocol import JetStreamError, NaqConnectionError
 
 __all__ = ["STREAM_NOT_FOUND", "JetStreamAPIError", "js_api"]
 
@@ -18,13 +18,13 @@ STREAM_NOT_FOUND: Final = 10059
 _API_TIMEOUT: Final = 10.0
 
 
-class JetStreamAPIError(Exception):
-    """The JetStream API refused a request; ``code`` is the server's ``err_code``."""
+class JetStreamAPIError(JetStreamError):
+    """The JetStream API refused a request; ``code`` (also ``err_code``) is the server's ``err_code``."""
 
     def __init__(self, subject: str, error: dict[str, Any]) -> None:
         self.code = error.get("err_code")
         self.description = error.get("description", "")
-        super().__init__(f"{subject}: {self.description} (error {self.code})")
+        super().__init__(f"JetStream refused {subject}: {self.description} (error {self.code})", self.code)
 
 
 async def js_api(connection: Connection, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from naq.protocol import (
     get_serializer,
     new_job_id,
     validate_job_id,
-    validate_queue_name,
 )
 from naq.protocol.refs import REF_PATTERN, describe_callable, function_ref
 from naq.protocol.settings import check_dependency_timeout
@@ -158,8 +157,11 @@ def build_envelope(
     queue: str,
     settings: Settings,
 ) -> JobEnvelope:
-    """A validated job envelope; ``ConfigurationError`` or ``SerializationError`` names what is wrong."""
-    validate_queue_name(queue)
+    """A validated job envelope; ``ConfigurationError`` or ``SerializationError`` names what is wrong.
+
+    ``queue`` was checked by the public entry (``Queue``); the envelope checks its ids once more
+    (as it does for every decoded job), which is all the checking they get here.
+    """
     serializer_name = options.serializer or settings.job_serializer
     serializer = get_serializer(serializer_name)
     function = _function_reference(func, serializer_name)
@@ -191,7 +193,6 @@ def build_envelope(
     )
     job_id = new_job_id() if options.job_id is None else options.job_id
     try:
-        validate_job_id(job_id)
         return JobEnvelope(
             job_id=job_id,
             queue=queue,

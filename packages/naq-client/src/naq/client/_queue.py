@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
-import nats.errors
-import nats.js.errors
-
-from naq.client._acks import check_job_size, publish_acked
 from naq.client._backend import backend_for
 from naq.client._cadence import check_repeat, check_seconds, parse_time
 from naq.client._connection import Connection, get_connection
-from naq.client._dependencies import DependencyStates, decide, dependency_states, park
-from naq.client._events import announce_jobs
+from naq.client._errors import public
 from naq.client._job import Job
-from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
+from naq.client._jsapi import js_api
 from naq.client._options import OPTION_NAMES, Callable_, JobOptions, build_envelope, merge_kwargs, split_options
 from naq.client._resources import ensure_stream
 from naq.client._schedules import (
@@ -34,18 +28,13 @@ from naq.client._schedules import (
     new_schedule_id,
     pause_schedule,
     resume_schedule,
+    run_schedule_now,
     scheduled_job,
     store_schedule,
 )
 from naq.protocol import (
     ConfigurationError,
-    DependencyVerdict,
-    EventKind,
     JobEnvelope,
-    JobTooLargeError,
-    NaqConnectionError,
-    PartialEnqueueError,
-    QueueFullError,
     ScheduleRecord,
     Settings,
     names,
@@ -54,16 +43,7 @@ from naq.protocol import (
 )
 from naq.protocol.subjects import queue_subject
 
-__all__ = ["Queue", "publish_envelopes", "resolve_settings", "submit"]
-
-_FULLNESS_REFRESH: Final = 1.0
-"""Seconds the job stream's size is cached between checks: a queue-full check is not per job."""
-
-_PUBLISH_TIMEOUT: Final = 10.0
-
-_PUBLISH_WINDOW: Final = 1000
-"""Most job publishes awaiting their acknowledgement at once in ``enqueue_many``."""
-
+__all__ = ["Queue", "resolve_settings", "submit"]
 
 _from_env: dict[tuple[Any, ...], Settings] = {}
 
@@ -84,141 +64,6 @@ def resolve_settings(nats_url: str | Sequence[str] | None = None, settings: Sett
     if url is None:
         return settings
     return Settings.from_env(settings.as_env(), nats_url=url)
-
-
-async def _check_not_full(connection: Connection) -> None:
-    settings = connection.settings
-    if settings.queue_max_bytes == -1:
-        return
-    cache = connection.state.setdefault("fullness", {"checked": 0.0, "bytes": 0})
-    now = time.monotonic()
-    if now - cache["checked"] >= _FULLNESS_REFRESH:
-        try:
-            info = await js_api(connection, f"STREAM.INFO.{names.JOBS_STREAM}")
-        except JetStreamAPIError as exc:
-            if exc.code != STREAM_NOT_FOUND:
-                raise
-            # Deleted behind our back (an operator, a test): create it again rather than fail.
-            connection.ensured.discard(names.JOBS_STREAM)
-            await ensure_stream(connection, resources.jobs_stream(settings))
-            info = await js_api(connection, f"STREAM.INFO.{names.JOBS_STREAM}")
-        cache.update(checked=now, bytes=info["state"]["bytes"])
-    if resources.queue_is_full(cache["bytes"], settings):
-        raise QueueFullError(
-            f"the job stream holds {cache['bytes']} bytes, at its limit NAQ_QUEUE_MAX_BYTES={settings.queue_max_bytes}"
-        )
-
-
-def _publish_error(exc: Exception, job_id: str) -> Exception:
-    text = str(exc).lower()
-    if "maximum bytes" in text or "maximum messages" in text or "insufficient" in text or "resources exceeded" in text:
-        return QueueFullError(f"job {job_id} was not enqueued: the job stream is full ({exc})")
-    if isinstance(exc, nats.errors.TimeoutError | nats.js.errors.NoStreamResponseError):
-        return NaqConnectionError(f"job {job_id} may not have been enqueued: no acknowledgement from JetStream ({exc})")
-    return exc
-
-
-async def publish_envelopes(connection: Connection, envelopes: Sequence[JobEnvelope]) -> None:
-    """Publish jobs for the first time (message id = job id), pipelined, then their events.
-
-    A job with ``depends_on`` goes to its queue only if its dependencies are decided (all
-    completed, or one failed: the worker then fails it); otherwise it is parked until they end.
-
-    Everything that can be checked is checked before the first publish, so a bad job enqueues
-    none: the queue's fullness (``QueueFullError``) and every message's size against the server's
-    max payload, headers included (``JobTooLargeError``). A publish that fails after that (the
-    stream refuses a message, an acknowledgement does not come) raises the error itself for one
-    job, and ``PartialEnqueueError`` for several: which were enqueued and which may not be.
-    """
-    await ensure_stream(connection, resources.jobs_stream(connection.settings))
-    await _check_not_full(connection)
-    dependents = [envelope for envelope in envelopes if envelope.depends_on]
-    verdicts: dict[str, DependencyVerdict] = {}
-    waiting: list[JobEnvelope] = []
-    states: DependencyStates = {}
-    if dependents:
-        states = await dependency_states(connection, (d for envelope in dependents for d in envelope.depends_on))
-        for envelope in dependents:
-            verdict = decide(envelope, states)
-            if verdict is None:
-                waiting.append(envelope)
-            else:
-                verdicts[envelope.job_id] = verdict
-    parked = {envelope.job_id for envelope in waiting}
-    messages = [_first_publish(connection, e, verdicts) for e in envelopes if e.job_id not in parked]
-    if waiting:
-        try:
-            await park(connection, waiting, states)  # measures every parking before writing any
-        except JobTooLargeError:
-            raise
-        except Exception as exc:
-            if len(envelopes) == 1:
-                raise
-            raise _partial(connection, [], envelopes, exc) from exc
-    acked: list[JobEnvelope] = list(waiting)
-    failed = await _publish_windows(connection, messages, acked)
-    if failed is not None:
-        envelope, error = failed
-        cause = _publish_error(error, envelope.job_id)
-        if cause is not error:
-            cause.__cause__ = error
-        if len(envelopes) == 1:
-            raise cause from error
-        raise _partial(connection, acked, envelopes, cause) from cause
-
-
-_Publish = tuple[JobEnvelope, bytes, dict[str, str]]
-"""A job's first publish: its envelope, the encoded envelope, and the headers it carries."""
-
-
-def _first_publish(connection: Connection, envelope: JobEnvelope, verdicts: dict[str, DependencyVerdict]) -> _Publish:
-    data = envelope.encode()
-    headers = {names.HEADER_MSG_ID: envelope.job_id}
-    if envelope.depends_on:
-        headers[names.HEADER_DEPENDENCIES] = verdicts[envelope.job_id].header()
-    check_job_size(connection.nc, envelope.job_id, queue_subject(envelope.queue), data, headers)
-    return envelope, data, headers
-
-
-def _partial(
-    connection: Connection, acked: Sequence[JobEnvelope], envelopes: Sequence[JobEnvelope], cause: Exception
-) -> PartialEnqueueError:
-    done = {envelope.job_id for envelope in acked}
-    enqueued = [Job(e.job_id, e.queue, connection.settings) for e in envelopes if e.job_id in done]
-    not_enqueued = [e.job_id for e in envelopes if e.job_id not in done]
-    return PartialEnqueueError(
-        f"{len(enqueued)} of {len(envelopes)} jobs were enqueued; {len(not_enqueued)} were not (or may not "
-        f"have been), see .not_enqueued: enqueue those ids again to retry without duplicates ({cause})",
-        enqueued,
-        not_enqueued,
-    )
-
-
-async def _publish_windows(
-    connection: Connection, messages: Sequence[_Publish], acked: list[JobEnvelope]
-) -> tuple[JobEnvelope, Exception] | None:
-    """Publish pipelined, a window at a time, adding each acknowledged job to ``acked``; the
-    first failed publish and its error, if any (its window is awaited whole, later ones not sent)."""
-    for start in range(0, len(messages), _PUBLISH_WINDOW):
-        window = messages[start : start + _PUBLISH_WINDOW]
-        results = await asyncio.gather(
-            *(
-                publish_acked(connection, queue_subject(envelope.queue), data, headers, _PUBLISH_TIMEOUT)
-                for envelope, data, headers in window
-            ),
-            return_exceptions=True,
-        )
-        outcomes = [(envelope, result) for (envelope, _, _), result in zip(window, results, strict=True)]
-        sent = [envelope for envelope, result in outcomes if not isinstance(result, BaseException)]
-        acked.extend(sent)
-        if sent:
-            await announce_jobs(connection, EventKind.ENQUEUED, sent)
-        for envelope, result in outcomes:
-            if isinstance(result, Exception):
-                return envelope, result
-            if isinstance(result, BaseException):
-                raise result  # cancelled
-    return None
 
 
 async def submit(settings: Settings, envelopes: Sequence[JobEnvelope]) -> None:
@@ -249,6 +94,7 @@ class Queue:
     async def _connection(self) -> Connection:
         return await get_connection(self.settings)
 
+    @public
     async def enqueue(
         self,
         func: Callable_,
@@ -319,6 +165,7 @@ class Queue:
         await submit(self.settings, [envelope])
         return Job(envelope.job_id, self.name, self.settings)
 
+    @public
     async def enqueue_many(
         self,
         func: Callable_,
@@ -362,6 +209,7 @@ class Queue:
             await submit(self.settings, envelopes)
         return [Job(envelope.job_id, self.name, self.settings) for envelope in envelopes]
 
+    @public
     async def purge(self) -> int:
         """Remove every job waiting on this queue (no other queue is touched); returns how many."""
         connection = await self._connection()
@@ -371,6 +219,7 @@ class Queue:
 
     # --- delayed and recurring jobs (fired by a running naq-scheduler) -------------------------
 
+    @public
     async def enqueue_at(
         self,
         when: datetime | float,
@@ -392,6 +241,7 @@ class Queue:
         await store_schedule(self.settings, record)
         return Job(record.job.job_id, self.name, self.settings)
 
+    @public
     async def enqueue_in(
         self,
         delay: timedelta | float,
@@ -405,6 +255,7 @@ class Queue:
         run_at = time.time() + check_seconds(delay, "delay", allow_zero=True)
         return await self.enqueue_at(run_at, func, *args, func_kwargs=func_kwargs, **kwargs)
 
+    @public
     async def schedule(
         self,
         func: Callable_,
@@ -447,18 +298,22 @@ class Queue:
         await store_schedule(self.settings, record)
         return ScheduledJob(record.schedule_id, self.name, self.settings)
 
+    @public
     async def cancel_scheduled_job(self, job_id: str) -> bool:
         """Delete a schedule or a pending one-off job for good; False if unknown."""
         return await cancel_schedule(self.settings, job_id)
 
+    @public
     async def pause_scheduled_job(self, job_id: str) -> bool:
         """Stop a schedule firing until resumed; False if unknown."""
         return await pause_schedule(self.settings, job_id)
 
+    @public
     async def resume_scheduled_job(self, job_id: str) -> bool:
         """Let a paused (or failed) schedule fire again; False if unknown."""
         return await resume_schedule(self.settings, job_id)
 
+    @public
     async def modify_scheduled_job(self, job_id: str, **changes: Any) -> ScheduleRecord:
         """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run`` of a schedule.
 
@@ -466,6 +321,19 @@ class Queue:
         """
         return await modify_schedule(self.settings, job_id, changes)
 
+    @public
+    async def run_scheduled_job_now(self, schedule_id: str, job_id: str | None = None) -> Job:
+        """Enqueue one extra run of a schedule now; its :class:`Job` (``await job.result()``).
+
+        The schedule's next due run does not move and the extra run does not count against
+        ``repeat``. Each call is one run, with the id ``<schedule_id>-n<call time in ms>``; pass
+        ``job_id`` to make a retried call one run. A one-off job (``enqueue_at``) runs now instead
+        of at its time. ``JobNotFoundError`` for an unknown or cancelled schedule. Needs no
+        running scheduler; a worker runs the job. (The run goes to the schedule's own queue.)
+        """
+        return await run_schedule_now(self.settings, schedule_id, job_id)
+
+    @public
     async def list_scheduled_jobs(self, status: str | None = None) -> list[ScheduleRecord]:
         """This queue's schedules (in ``status``, when given), soonest first."""
         return await list_schedules(self.settings, status, self.name)

@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
+import nats.errors
+
 from naq.client._api import Url
 from naq.client._connection import get_connection
 from naq.client._discovery import list_queues
+from naq.client._errors import naq_error, public
 from naq.client._event_stream import EventStream
 from naq.client._failed import FailedEntry, iter_failed
 from naq.client._job_info import JobInfo, read_job_info
@@ -40,12 +43,14 @@ __all__ = [
 ]
 
 
+@public
 async def queues(nats_url: Url = None) -> list[str]:
     """The names of the queues that exist, sorted: those with jobs on them, a worker consumer,
     events in the last 24 h, or a live worker serving them (see :mod:`naq.client._discovery`)."""
     return await list_queues(await get_connection(resolve_settings(nats_url)))
 
 
+@public
 async def queue_stats(queue: str | None = None, nats_url: Url = None) -> QueueStats:
     """The figures of ``queue`` (default: ``NAQ_DEFAULT_QUEUE``): pending, in flight, redelivered,
     delayed, parked, dead-lettered, consumers, workers and the oldest pending job's age."""
@@ -54,6 +59,7 @@ async def queue_stats(queue: str | None = None, nats_url: Url = None) -> QueueSt
     return await read_queue_stats(await get_connection(settings), name)
 
 
+@public
 async def job_info(job_id: str, nats_url: Url = None) -> JobInfo:
     """Everything naq keeps about ``job_id``: status, function, attempts, times, result or error
     with traceback, dependencies and their states, and the stored job (with its arguments) where
@@ -74,8 +80,11 @@ def failed_jobs(queue: str | None = None, nats_url: Url = None) -> AsyncIterator
     settings = resolve_settings(nats_url)
 
     async def entries() -> AsyncIterator[FailedEntry]:
-        async for entry in iter_failed(await get_connection(settings), queue):
-            yield entry
+        try:
+            async for entry in iter_failed(await get_connection(settings), queue):
+                yield entry
+        except nats.errors.Error as exc:  # the public boundary, for an iterator
+            raise naq_error(exc) from exc
 
     return entries()
 

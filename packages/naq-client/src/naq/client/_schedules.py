@@ -20,6 +20,8 @@ from typing import Any, Final
 
 from naq.client._backend import backend_for
 from naq.client._cadence import Cadence, check_cron, check_interval, check_repeat, parse_time
+from naq.client._errors import public
+from naq.client._job import Job
 from naq.client._options import Callable_, JobOptions, build_envelope
 from naq.protocol import (
     ConfigurationError,
@@ -29,9 +31,11 @@ from naq.protocol import (
     ScheduleStatus,
     Settings,
     new_job_id,
+    validate_job_id,
     validate_queue_name,
     validate_schedule_id,
 )
+from naq.protocol.subjects import run_now_job_id
 
 __all__ = [
     "MODIFIABLE",
@@ -45,6 +49,7 @@ __all__ = [
     "new_schedule_id",
     "pause_schedule",
     "resume_schedule",
+    "run_schedule_now",
     "scheduled_job",
     "store_schedule",
 ]
@@ -70,6 +75,7 @@ class ScheduledJob:
         """The schedule id, under the original naq's name."""
         return self.schedule_id
 
+    @public
     async def info(self) -> ScheduleRecord:
         """The schedule's record as stored now; ``JobNotFoundError`` once it is gone."""
         record = await backend_for(self.settings).schedule(self.schedule_id)
@@ -77,21 +83,30 @@ class ScheduledJob:
             raise JobNotFoundError(f"no schedule {self.schedule_id!r} (cancelled, or it ran its last run)")
         return record
 
+    @public
     async def pause(self) -> bool:
         """Stop firing until resumed; False if the schedule is gone."""
         return await pause_schedule(self.settings, self.schedule_id)
 
+    @public
     async def resume(self) -> bool:
         """Fire again (one catch-up run for what fell due while paused); False if it is gone."""
         return await resume_schedule(self.settings, self.schedule_id)
 
+    @public
     async def cancel(self) -> bool:
         """Delete the schedule for good; False if it was already gone."""
         return await cancel_schedule(self.settings, self.schedule_id)
 
+    @public
     async def modify(self, **changes: Any) -> ScheduleRecord:
         """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run``; the new record."""
         return await modify_schedule(self.settings, self.schedule_id, changes)
+
+    @public
+    async def run_now(self, job_id: str | None = None) -> Job:
+        """Enqueue one extra run now (see :func:`naq.client.run_scheduled_job_now`); its Job."""
+        return await run_schedule_now(self.settings, self.schedule_id, job_id)
 
 
 # --- new records --------------------------------------------------------------------------------
@@ -256,6 +271,51 @@ async def cancel_schedule(settings: Settings, schedule_id: str) -> bool:
     """Delete the schedule for good; True if it existed, False if unknown."""
     validate_schedule_id(schedule_id)
     return await backend_for(settings).cancel_schedule(schedule_id)
+
+
+async def run_schedule_now(settings: Settings, schedule_id: str, job_id: str | None = None) -> Job:
+    """Enqueue one extra run of a schedule's job now, without waiting for a scheduler; its Job.
+
+    - **A recurring schedule**: the run is a job of its own, ``<schedule_id>-n<call time in ms>``
+      (or ``job_id``, when given: the same id within the 2-minute duplicate window is one run, so
+      a call retried with it cannot run twice). The schedule record is not touched: its next due
+      run stays where it was, and the extra run does not count against ``repeat`` (``runs`` counts
+      due runs only). A paused or failed schedule can be run now too; it stays paused or failed.
+    - **A one-off job** (``enqueue_at``/``enqueue_in``): its one run moves to now, under its own
+      id (the Job ``enqueue_at`` returned gets the result), and its record is removed so it does
+      not run again at its time (a scheduler firing it at the same moment publishes the same
+      message id, dropped as a duplicate). ``job_id`` is not allowed here.
+
+    ``JobNotFoundError`` for an unknown schedule: never created, cancelled (a cancel deletes it),
+    or past its last run. ``ValueError`` for a malformed schedule id, ``ConfigurationError`` for a
+    malformed ``job_id``.
+    """
+    validate_schedule_id(schedule_id)
+    if job_id is not None:
+        try:
+            validate_job_id(job_id)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    now = time.time()
+    envelope = await backend_for(settings).run_schedule_now(
+        schedule_id, lambda record: _run_now_envelope(record, now, job_id)
+    )
+    if envelope is None:
+        raise JobNotFoundError(_not_found(schedule_id))
+    return Job(envelope.job_id, envelope.queue, settings)
+
+
+def _not_found(schedule_id: str) -> str:
+    return f"no schedule {schedule_id!r} to run now (never created, cancelled, or past its last run)"
+
+
+def _run_now_envelope(record: ScheduleRecord, now: float, job_id: str | None) -> JobEnvelope:
+    if record.one_off:
+        if job_id is not None:
+            raise ConfigurationError(f"{record.schedule_id!r} is a one-off job: it runs now under its own id")
+        return dataclasses.replace(record.job, enqueued_at=now)
+    run_id = run_now_job_id(record.schedule_id, now) if job_id is None else job_id
+    return dataclasses.replace(record.job, job_id=run_id, enqueued_at=now)
 
 
 async def list_schedules(

@@ -102,3 +102,7 @@ class SyncScheduledJob:
     def modify(self, **changes: Any) -> ScheduleRecord:
         """Change ``cron``, ``cron_tz``, ``interval``, ``repeat`` or ``next_run``; the new record."""
         return run_sync(self.scheduled.modify(**changes))
+
+    def run_now(self, job_id: str | None = None) -> SyncJob:
+        """Enqueue one extra run now (see :func:`naq.client.run_scheduled_job_now`); its :class:`SyncJob`."""
+        return SyncJob(run_sync(self.scheduled.run_now(job_id)))

@@ -13,8 +13,10 @@ What it holds, by concern:
   :func:`resolve_settings` (URL and settings arguments over the environment);
 - **resources**: :func:`ensure_stream`, :func:`ensure_bucket`, :func:`ensure_queue_consumer`
   (create or bring to naq's spec once per connection), :func:`kv_value` (a direct get);
-- **publishing**: :func:`publish_acked` (a publish that waits for its ack, size-checked),
-  :func:`publish_envelopes` (jobs onto their queues, derived message ids kept), :func:`publish_event`
+- **publishing**: the job publish path, which every publish of a job goes through (message id,
+  server-side delay, size check): :func:`publish_job` (one job, first or later publish) and
+  :func:`publish_jobs` (new jobs onto their queues: pipelined, dependencies gated, announced);
+  :func:`publish_acked` (any other message, awaiting its ack, size-checked), :func:`publish_event`
   and :func:`publish_system_event` (fire-and-forget events);
 - **stored state**: :func:`read_result_record`, :func:`kv_write_if` (a compare-and-set write with
   an optional per-key TTL), :class:`KeyWatch` (every entry of a bucket, current keys first), the
@@ -55,9 +57,11 @@ from naq.client._dependencies import (
     parked_record,
     release,
 )
+from naq.client._enqueue import publish_jobs
 from naq.client._events import publish_event, publish_system_event
 from naq.client._kv_cas import kv_write_if
-from naq.client._queue import publish_envelopes, resolve_settings
+from naq.client._publish import publish_job
+from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream, kv_value
 from naq.client._results import read_result_record
 from naq.client._schedule_store import delete_schedule, read_schedule, schedules_kv
@@ -77,7 +81,8 @@ __all__ = [
     "kv_value",
     # publishing
     "publish_acked",
-    "publish_envelopes",
+    "publish_job",
+    "publish_jobs",
     "publish_event",
     "publish_system_event",
     # stored state

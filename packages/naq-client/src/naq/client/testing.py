@@ -101,6 +101,17 @@ class InlineRunner:
         """Forget a recorded schedule; True if it was there."""
         return self.schedules.pop(schedule_id, None) is not None
 
+    async def run_schedule_now(
+        self, schedule_id: str, make_run: Callable[[ScheduleRecord], JobEnvelope]
+    ) -> JobEnvelope | None:
+        """Run a recorded schedule's job now (one-off jobs already ran when they were enqueued)."""
+        record = self.schedules.get(schedule_id)
+        if record is None:
+            return None
+        envelope = make_run(record)
+        await self.submit([envelope])
+        return envelope
+
     async def change_schedule(
         self, schedule_id: str, change: Callable[[ScheduleRecord], ScheduleRecord | None]
     ) -> ScheduleRecord | None:

@@ -9,6 +9,7 @@ from naq.protocol.dependencies import DependencyOutcome, DependencyVerdict, Park
 from naq.protocol.errors import (
     ConfigurationError,
     DependencyFailedError,
+    JetStreamError,
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
@@ -62,6 +63,7 @@ __all__ = [
     # errors
     "ConfigurationError",
     "DependencyFailedError",
+    "JetStreamError",
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",

@@ -27,6 +27,7 @@ from typing import Any
 __all__ = [
     "ConfigurationError",
     "DependencyFailedError",
+    "JetStreamError",
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
@@ -138,3 +139,14 @@ class PartialEnqueueError(NaqError):
 
 class NaqConnectionError(NaqError, ConnectionError):
     """The NATS server could not be reached within the connect timeout, or the connection was lost."""
+
+
+class JetStreamError(NaqError):
+    """JetStream refused or failed a request: a stream or bucket missing (deleted under a running
+    client), a limit reached, an API error. The nats-py error, when there was one, is chained as
+    ``__cause__``; ``err_code`` is JetStream's error code when the server gave one (e.g. 10059:
+    stream not found). (Connection trouble is ``NaqConnectionError``.)"""
+
+    def __init__(self, message: str, err_code: int | None = None) -> None:
+        super().__init__(message)
+        self.err_code = err_code

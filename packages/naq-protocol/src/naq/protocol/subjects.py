@@ -47,6 +47,7 @@ __all__ = [
     "parse_derived_message_id",
     "queue_subject",
     "result_subject",
+    "run_now_job_id",
     "parse_schedule_at",
     "schedule_at",
     "schedule_run_job_id",
@@ -206,15 +207,26 @@ def parse_schedule_at(value: str) -> float | None:
 
 
 def schedule_run_job_id(schedule_id: str, run_time: datetime | float) -> str:
-    """Job id of the run of ``schedule_id`` due at ``run_time``.
+    """Job id of the run of ``schedule_id`` due at ``run_time``: ``<schedule_id>-r<due time in ms>``.
 
     The same (schedule, due time) always gives the same id, so a second scheduler publishing the
     same run is dropped by JetStream's duplicate window. Long schedule ids are shortened with a
     hash so the result stays a valid id.
     """
+    return _run_job_id(schedule_id, "r", run_time)
+
+
+def run_now_job_id(schedule_id: str, called_at: datetime | float) -> str:
+    """Job id of an extra run of ``schedule_id`` asked for at ``called_at`` (``run_scheduled_job_now``):
+    ``<schedule_id>-n<call time in ms>``, never the id of a due run (``-r``); hashed to fit as
+    :func:`schedule_run_job_id` is."""
+    return _run_job_id(schedule_id, "n", called_at)
+
+
+def _run_job_id(schedule_id: str, marker: str, when: datetime | float) -> str:
     validate_schedule_id(schedule_id)
-    millis = round(_utc(run_time).timestamp() * 1000)
-    suffix = f"-r{millis}"
+    millis = round(_utc(when).timestamp() * 1000)
+    suffix = f"-{marker}{millis}"
     if len(schedule_id) + len(suffix) <= MAX_ID_LENGTH:
         return schedule_id + suffix
     digest = hashlib.sha256(schedule_id.encode()).hexdigest()[:12]

@@ -32,7 +32,7 @@ from naq.client.runtime import (
     Connection,
     delete_schedule,
     interval_too_short,
-    publish_envelopes,
+    publish_jobs,
     read_schedule,
     schedules_kv,
 )
@@ -132,7 +132,7 @@ class Firer:
         run_at = record.pending_run_at
         assert run_at is not None
         try:
-            await publish_envelopes(self.connection, [run_envelope(record, run_at, now)])
+            await publish_jobs(self.connection, [run_envelope(record, run_at, now)])
         except Exception as exc:  # any failure to publish is counted, never fatal to the loop
             await self._failed(record, revision, run_at, exc)
             return

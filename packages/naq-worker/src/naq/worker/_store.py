@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
-from naq.client.runtime import Connection, kv_value, publish_acked, read_result_record
+from naq.client.runtime import Connection, kv_value, publish_acked, publish_job, read_result_record
 from naq.protocol import (
     ErrorInfo,
     FailedJobRecord,
@@ -30,12 +29,8 @@ from naq.protocol import (
 )
 from naq.protocol.results import encode_fitted
 from naq.protocol.subjects import (
-    delayed_subject,
-    derived_message_id,
     failed_subject,
     kv_key_subject,
-    queue_subject,
-    schedule_at,
     undecodable_subject,
 )
 
@@ -148,12 +143,8 @@ class JobStore:
     async def publish_delayed(self, envelope: JobEnvelope, next_attempt: int, run_at: float) -> None:
         """Publish the job again for attempt ``next_attempt`` at ``run_at`` through a server-side schedule.
 
-        ``MessageTooLargeError`` when the job with the schedule's headers is over the max payload.
+        ``JobTooLargeError`` (a ``MessageTooLargeError``) when the job with the schedule's headers is over
+        the max payload.
         """
-        headers: dict[str, Any] = {
-            names.HEADER_SCHEDULE: schedule_at(run_at),
-            names.HEADER_SCHEDULE_TARGET: queue_subject(envelope.queue),
-            names.HEADER_MSG_ID: derived_message_id(envelope.job_id, MessagePurpose.RETRY, next_attempt),
-            names.HEADER_ATTEMPT: str(next_attempt),
-        }
-        await self._publish(delayed_subject(envelope.job_id, next_attempt), envelope.encode(), headers)
+        connection = self.connection
+        await publish_job(connection, envelope, MessagePurpose.RETRY, next_attempt, at=run_at, attempt=next_attempt)
