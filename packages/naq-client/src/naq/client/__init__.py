@@ -49,6 +49,8 @@ from naq.protocol.errors import (
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
+    JobRejectedError,
+    JobTimeoutError,
     JobTooLargeError,
     MessageTooLargeError,
     NaqConnectionError,
@@ -58,6 +60,7 @@ from naq.protocol.errors import (
     QueueFullError,
     ResultTooLargeError,
     SerializationError,
+    WorkerLostError,
 )
 
 # A library logs nothing unless the application asks: `logger.enable("naq")`. The CLIs do.
@@ -116,6 +119,8 @@ __all__ = [
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
+    "JobRejectedError",
+    "JobTimeoutError",
     "JobTooLargeError",
     "MessageTooLargeError",
     "NaqConnectionError",
@@ -125,4 +130,5 @@ __all__ = [
     "QueueFullError",
     "ResultTooLargeError",
     "SerializationError",
+    "WorkerLostError",
 ]

@@ -12,6 +12,8 @@ from naq.protocol.errors import (
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
+    JobRejectedError,
+    JobTimeoutError,
     JobTooLargeError,
     MessageTooLargeError,
     NaqConnectionError,
@@ -21,6 +23,7 @@ from naq.protocol.errors import (
     QueueFullError,
     ResultTooLargeError,
     SerializationError,
+    WorkerLostError,
 )
 from naq.protocol.events import EventRecord
 from naq.protocol.heartbeat import WorkerHeartbeat
@@ -65,6 +68,8 @@ __all__ = [
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
+    "JobRejectedError",
+    "JobTimeoutError",
     "JobTooLargeError",
     "MessageTooLargeError",
     "NaqConnectionError",
@@ -74,6 +79,7 @@ __all__ = [
     "QueueFullError",
     "ResultTooLargeError",
     "SerializationError",
+    "WorkerLostError",
     # ids
     "new_job_id",
     "validate_job_id",

@@ -20,6 +20,7 @@ from naq.protocol._checks import check_non_negative
 from naq.protocol._codec import Record
 from naq.protocol.ids import validate_job_id, validate_queue_name
 from naq.protocol.job import JobEnvelope
+from naq.protocol.refs import exception_ref
 from naq.protocol.serializers import SerializerName
 from naq.protocol.sizes import json_text_size, message_size, truncate_text
 
@@ -50,10 +51,10 @@ class ErrorInfo(Record):
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
-        """Describe ``exc`` with its formatted traceback."""
-        exc_type = type(exc)
+        """Describe ``exc`` with its formatted traceback; ``type`` is its class's reference
+        (:func:`~naq.protocol.refs.exception_ref`: a naq error's public wire name)."""
         return cls(
-            type=f"{exc_type.__module__}:{exc_type.__qualname__}",
+            type=exception_ref(type(exc)),
             message=str(exc),
             traceback="".join(_traceback.format_exception(exc)),
         )

@@ -43,8 +43,10 @@ from naq.protocol import (
     EventKind,
     JobCancelledError,
     JobEnvelope,
+    JobRejectedError,
     JobStatus,
     JobStatusRecord,
+    JobTimeoutError,
     MessageTooLargeError,
     ResultRecord,
     ResultStatus,
@@ -53,6 +55,7 @@ from naq.protocol import (
     SystemEventKind,
     UndecodableMessageRecord,
     Verdict,
+    WorkerLostError,
     exception_ref,
     get_serializer,
     names,
@@ -60,11 +63,10 @@ from naq.protocol import (
 from naq.protocol.context import JobContext, wants_context
 from naq.protocol.retry import retry_delay, should_retry
 from naq.protocol.sizes import truncate_text
-from naq.worker._executor import JobTimeoutError
-from naq.worker._loader import JobRejectedError, load_call
+from naq.worker._loader import load_call
 from naq.worker._store import JobStore
 
-__all__ = ["NAK_DELAY_LIMIT", "Delivery", "JobProcessor", "WorkerLostError"]
+__all__ = ["NAK_DELAY_LIMIT", "Delivery", "JobProcessor"]
 
 NAK_DELAY_LIMIT: Final = 5.0
 """Longest retry delay served by a delayed nak; longer ones go through a server-side schedule, so
@@ -76,10 +78,6 @@ STORAGE_RETRY_DELAY: Final = 5.0
 EVENT_ERROR_BYTES: Final = 4096
 """Most bytes of error text an event or a log line carries; the whole error (cut only to fit the
 max payload) is in the result and dead-letter records."""
-
-
-class WorkerLostError(Exception):
-    """The job's worker died while running it, too many times (``NAQ_MAX_CRASH_REDELIVERIES``)."""
 
 
 class _CancelRequested(Exception):
