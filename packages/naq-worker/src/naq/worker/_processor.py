@@ -36,12 +36,10 @@ from naq.client.runtime import (
     release,
 )
 from naq.protocol import (
-    DependencyFailedError,
     DependencyOutcome,
     DependencyVerdict,
     ErrorInfo,
     EventKind,
-    JobCancelledError,
     JobEnvelope,
     JobRejectedError,
     JobStatus,
@@ -56,7 +54,6 @@ from naq.protocol import (
     UndecodableMessageRecord,
     Verdict,
     WorkerLostError,
-    exception_ref,
     get_serializer,
     names,
 )
@@ -202,15 +199,9 @@ class JobProcessor:
             return False
         for dependency in envelope.depends_on:  # what is left of its parking
             await delete_waiting(self.connection, dependency, envelope.job_id)
-        how = {
-            DependencyOutcome.FAILED: "failed",
-            DependencyOutcome.CANCELLED: "was cancelled",
-            DependencyOutcome.TIMEOUT: "did not end within the job's dependency_timeout",
-        }[verdict.outcome or DependencyOutcome.FAILED]
-        error = ErrorInfo(
-            type=exception_ref(DependencyFailedError),
-            message=f"dependency {verdict.dependency} {how}; job {envelope.job_id} did not run",
-        )
+        assert verdict.dependency is not None  # a failed verdict always names its dependency
+        outcome = verdict.outcome or DependencyOutcome.FAILED
+        error = ErrorInfo.dependency_failed(envelope.job_id, verdict.dependency, outcome)
         await self._fail_for_good(delivery, envelope, attempt - 1, error, started=None)  # it never ran
         return False
 
@@ -254,14 +245,11 @@ class JobProcessor:
         self, delivery: Delivery, envelope: JobEnvelope, attempt: int, started: float | None
     ) -> None:
         worker = self.worker
-        record = ResultRecord(
-            job_id=envelope.job_id,
-            queue=envelope.queue,
-            status="cancelled",
-            attempts=attempt,
-            finished_at=time.time(),
+        record = ResultRecord.cancelled(
+            envelope.job_id,
+            envelope.queue,
             serializer=envelope.serializer,
-            error=ErrorInfo(type=exception_ref(JobCancelledError), message=f"job {envelope.job_id} was cancelled"),
+            attempts=attempt,
             started_at=started,
             worker_id=worker.worker_id,
         )
@@ -364,17 +352,8 @@ class JobProcessor:
             await self._failed(delivery, envelope, attempt, crashes, exc, started)
             await worker.call_hooks("after_job", context, exc)
             return
-        # Every value is already checked (the envelope's ids, the worker's id): skip the checks.
-        record = ResultRecord.trusted(
-            job_id=envelope.job_id,
-            queue=envelope.queue,
-            status="completed",
-            attempts=attempt,
-            finished_at=time.time(),
-            value=stored,
-            serializer=envelope.serializer,
-            started_at=started,
-            worker_id=worker.worker_id,
+        record = ResultRecord.completed(
+            envelope, stored, attempts=attempt, started_at=started, worker_id=worker.worker_id
         )
         try:
             await self.store.write_result(record, envelope.result_ttl)
@@ -507,17 +486,7 @@ class JobProcessor:
     ) -> None:
         worker = self.worker
         delivery.settling = True
-        record = ResultRecord(
-            job_id=envelope.job_id,
-            queue=envelope.queue,
-            status="failed",
-            attempts=attempt,
-            finished_at=time.time(),
-            serializer=envelope.serializer,
-            error=error,
-            started_at=started,
-            worker_id=worker.worker_id,
-        )
+        record = ResultRecord.failed(envelope, error, attempts=attempt, started_at=started, worker_id=worker.worker_id)
         # Dead letter first: whoever sees the failed result can then find the job in the DLQ.
         if not await self._dead_letter(delivery, envelope, error, attempt):
             return
