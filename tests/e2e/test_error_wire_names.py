@@ -43,6 +43,13 @@ async def _ended(queue: Queue, job_id: str, js: Any) -> ResultRecord:
     return record
 
 
+async def _enqueue_timing_out(queue: Queue, run_dir: Path, tag: str, **options: Any) -> None:
+    """Enqueue a job (id ``tag``) whose every attempt runs past its timeout."""
+    await queue.enqueue(
+        "harness.jobs:record_then_sleep", str(run_dir), tag, SLEEP, job_id=tag, timeout=TIMEOUT, **options
+    )
+
+
 async def _publish_raw(js: Any, run_dir: Path, job_id: str, **options: Any) -> None:
     """Publish a job as an older naq would have queued it (its refs written as they were then)."""
     envelope = JobEnvelope(
@@ -68,28 +75,10 @@ async def test_retry_on_the_timeout_wire_name_retries_a_timed_out_job(
         "by-builtin": "builtins:TimeoutError",
     }
     for tag, ref in retried.items():
-        await queue.enqueue(
-            "harness.jobs:record_then_sleep",
-            str(run_dir),
-            tag,
-            SLEEP,
-            job_id=tag,
-            timeout=TIMEOUT,
-            max_retries=2,
-            retry_on=ref,
-        )
+        await _enqueue_timing_out(queue, run_dir, tag, max_retries=2, retry_on=ref)
     await _publish_raw(js, run_dir, "by-old-name", max_retries=2, retry_on=("naq.worker._executor:JobTimeoutError",))
     # The filter still picks: a timeout is not an OtherError, so it is not retried.
-    await queue.enqueue(
-        "harness.jobs:record_then_sleep",
-        str(run_dir),
-        "other",
-        SLEEP,
-        job_id="other",
-        timeout=TIMEOUT,
-        max_retries=2,
-        retry_on="harness.jobs:OtherError",
-    )
+    await _enqueue_timing_out(queue, run_dir, "other", max_retries=2, retry_on="harness.jobs:OtherError")
     try:
         for tag in [*retried, "by-old-name"]:
             record = await _ended(queue, tag, js)
@@ -112,16 +101,7 @@ async def test_ignore_on_the_timeout_wire_name_fails_a_timed_out_job_at_once(
     worker = spawn_worker(processes, naq_env, "wire-ignore", concurrency=4)
     await wait_registered(processes, {"wire-ignore": worker})
     for tag, ref in {"by-string": "naq.worker:JobTimeoutError", "by-class": JobTimeoutError}.items():
-        await queue.enqueue(
-            "harness.jobs:record_then_sleep",
-            str(run_dir),
-            tag,
-            SLEEP,
-            job_id=tag,
-            timeout=TIMEOUT,
-            max_retries=3,
-            ignore_on=ref,
-        )
+        await _enqueue_timing_out(queue, run_dir, tag, max_retries=3, ignore_on=ref)
     await _publish_raw(js, run_dir, "by-old-name", max_retries=3, ignore_on=("naq.worker._executor:JobTimeoutError",))
     try:
         for tag in ("by-string", "by-class", "by-old-name"):
