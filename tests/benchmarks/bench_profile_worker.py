@@ -43,13 +43,13 @@ from naq.worker import Worker  # noqa: E402
 NOOP = "harness.jobs:noop"
 
 SECTIONS = (
-    ("whole job task (Worker._handle)", "_worker.py", "_handle"),
+    ("whole job task (RunningJobs.handle)", "_running.py", "handle"),
     ("decode the job (JobEnvelope.decode)", "_codec.py", "decode"),
     ("events (publish_event: encode + core publish)", "_events.py", "publish_event"),
     ("result write (JobStore.write_result: encode + publish_async + await ack)", "_store.py", "write_result"),
     ("run the function (run_call: thread pool hop, event-loop side)", "_executor.py", "run_call"),
     ("record encoding (Record.encode: results and events)", "_codec.py", "encode"),
-    ("fetch loop (Worker._fetch_loop)", "_worker.py", "_fetch_loop"),
+    ("fetch loop (Fetcher.run)", "_fetching.py", "run"),
     ("nats-py reading the socket (Client._read_loop)", "client.py", "_read_loop"),
     ("nats-py writing the socket (Client._flusher)", "client.py", "_flusher"),
 )
@@ -136,16 +136,20 @@ def main() -> int:
     parser.add_argument(
         "--without-events",
         action="store_true",
-        help="what-if: no job events from the worker (patches naq.worker._processor.publish_event in this process)",
+        help="what-if: no job events from the worker (patches publish_event in the worker's modules, in this process)",
     )
     args = parser.parse_args()
     if args.without_events:
-        import naq.worker._processor as processor  # only for this what-if
+        # Only for this what-if: every worker module that publishes job events.
+        import naq.worker._completions as completions
+        import naq.worker._delivery as delivery
+        import naq.worker._outcomes as outcomes
 
         async def no_event(*_: Any, **__: Any) -> None:
             return None
 
-        processor.publish_event = no_event  # type: ignore[assignment]
+        for module in (completions, delivery, outcomes):
+            module.publish_event = no_event  # type: ignore[assignment]
     call = (args.function, tuple(json.loads(args.args_json)))
     with tempfile.TemporaryDirectory(prefix="naq-profile-") as tmp:
         server = NatsServer(Path(tmp) / "nats", name="naq-profile")

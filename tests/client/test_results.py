@@ -60,3 +60,31 @@ async def test_a_failed_result_raises_with_the_remote_error(test_settings: Setti
     assert info.value.error_type == "builtins:KeyError"
     assert "missing" in info.value.error_message
     assert "KeyError" in info.value.traceback
+
+
+@pytest.mark.parametrize(
+    ("stored_type", "raised"),
+    [
+        ("naq.client:DependencyFailedError", "DependencyFailedError"),
+        ("naq.protocol.errors:DependencyFailedError", "DependencyFailedError"),  # written by an older naq
+        ("naq.client:JobCancelledError", "JobCancelledError"),
+        ("naq.protocol.errors:JobCancelledError", "JobCancelledError"),
+        ("naq.worker:JobTimeoutError", "JobExecutionError"),
+    ],
+)
+def test_naq_job_errors_are_raised_as_themselves_under_old_and_new_names(stored_type: str, raised: str) -> None:
+    import naq.client
+    from naq.client._results import result_value
+
+    record = ResultRecord(
+        job_id="j1",
+        queue="default",
+        status="failed",
+        attempts=0,
+        finished_at=1.0,
+        error=ErrorInfo(type=stored_type, message="m"),
+    )
+    with pytest.raises(JobExecutionError) as error:
+        result_value(record)
+    assert type(error.value) is getattr(naq.client, raised)
+    assert error.value.error_type == stored_type

@@ -157,7 +157,7 @@ async def test_a_2_mb_result_fails_the_job_once_with_result_too_large_and_the_wo
     async with run_worker(concurrency=2) as worker:
         job = await queue.enqueue(big_value, directory, "big", size, max_retries=3, retry_delay=0)
         error = await expect_failure(job, timeout=15)
-        assert error.error_type == "naq.protocol.errors:ResultTooLargeError"
+        assert error.error_type == "naq.client:ResultTooLargeError"
         assert str(LIMIT) in error.error_message, error.error_message
         stored_size = int(error.error_message.split(" bytes")[0].split()[-1])
         assert stored_size > size, error.error_message

@@ -152,3 +152,11 @@ def run_until_released(directory: str, tag: str, timeout: float = 60.0) -> str:
             break
         time.sleep(0.05)
     raise PlannedError(f"{tag} was not released within {timeout} s")
+
+
+async def record_then_sleep(directory: str, tag: str, seconds: float) -> str:
+    """Record a run, then sleep (async) for ``seconds``: with a shorter ``timeout``, every attempt
+    is counted and then cancelled."""
+    record_run(directory, tag)
+    await asyncio.sleep(seconds)
+    return tag

@@ -6,7 +6,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 
-from naq.worker._processor import _delivery_count
+from naq.worker._delivery import delivery_count
 
 
 async def test_the_count_matches_nats_py_on_first_delivery_and_redeliveries(js: Any) -> None:
@@ -16,7 +16,7 @@ async def test_the_count_matches_nats_py_on_first_delivery_and_redeliveries(js: 
     for expected in (1, 2, 3):
         [message] = await subscription.fetch(1, timeout=5)
         assert len(message.reply.split(".")) == 9, "the common form, split by the worker itself"
-        assert _delivery_count(message) == message.metadata.num_delivered == expected
+        assert delivery_count(message) == message.metadata.num_delivered == expected
         await message.nak()
 
 
@@ -24,4 +24,4 @@ def test_other_ack_subject_forms_go_through_nats_py() -> None:
     # The form with a domain and an account hash (12 tokens): parsed by nats-py, not split here.
     reply = "$JS.ACK.hub.ACCHASH.counted.counter.4.10.12.1700000000000000000.0.token"
     message = Msg(_client=None, subject="counted.one", reply=reply, data=b"x")  # type: ignore[arg-type]
-    assert _delivery_count(message) == message.metadata.num_delivered == 4
+    assert delivery_count(message) == message.metadata.num_delivered == 4

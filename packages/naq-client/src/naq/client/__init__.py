@@ -86,6 +86,8 @@ from naq.protocol.errors import (
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
+    JobRejectedError,
+    JobTimeoutError,
     JobTooLargeError,
     MessageTooLargeError,
     NaqConnectionError,
@@ -95,6 +97,7 @@ from naq.protocol.errors import (
     QueueFullError,
     ResultTooLargeError,
     SerializationError,
+    WorkerLostError,
 )
 
 # A library logs nothing unless the application asks: `logger.enable("naq")`. The CLIs do.
@@ -182,6 +185,8 @@ __all__ = [
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
+    "JobRejectedError",
+    "JobTimeoutError",
     "JobTooLargeError",
     "MessageTooLargeError",
     "NaqConnectionError",
@@ -191,4 +196,5 @@ __all__ = [
     "QueueFullError",
     "ResultTooLargeError",
     "SerializationError",
+    "WorkerLostError",
 ]

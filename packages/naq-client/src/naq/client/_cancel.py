@@ -27,14 +27,11 @@ from naq.client._schedule_store import one_off_to_cancel
 from naq.protocol import (
     ControlCommand,
     DependencyVerdict,
-    ErrorInfo,
-    JobCancelledError,
     JobEnvelope,
     JobStatus,
     JobStatusRecord,
     ResultRecord,
     SerializationError,
-    exception_ref,
     names,
     resources,
     validate_job_id,
@@ -162,14 +159,6 @@ async def _write_cancelled_result(
         ttl = envelope.result_ttl
     if ttl == 0:
         return True
-    record = ResultRecord(
-        job_id=job_id,
-        queue=queue,
-        status="cancelled",
-        attempts=0,
-        finished_at=time.time(),
-        serializer=envelope.serializer if envelope is not None else "json",
-        error=ErrorInfo(type=exception_ref(JobCancelledError), message=f"job {job_id} was cancelled"),
-    )
+    record = ResultRecord.cancelled(job_id, queue, serializer=envelope.serializer if envelope is not None else "json")
     # Only if there is no result yet: a job that completed meanwhile keeps its result.
     return await kv_write_if(connection, names.RESULTS_BUCKET, job_id, record.encode(), 0, ttl=ttl) is not None

@@ -23,6 +23,7 @@ from naq.protocol import (
     names,
     validate_job_id,
 )
+from naq.protocol.refs import canonical_exception_ref
 from naq.protocol.subjects import result_subject
 
 __all__ = [
@@ -81,7 +82,8 @@ _ERRORS: dict[str, type[JobExecutionError]] = {
     exception_ref(DependencyFailedError): DependencyFailedError,
     exception_ref(JobCancelledError): JobCancelledError,
 }
-"""naq's own job errors, raised as themselves (both are ``JobExecutionError`` subclasses)."""
+"""naq's own job errors, raised as themselves (both are ``JobExecutionError`` subclasses); looked
+up by wire name, so a record written under an error's former name is read the same."""
 
 
 def result_value(record: ResultRecord) -> Any:
@@ -94,7 +96,8 @@ def result_value(record: ResultRecord) -> Any:
         return get_serializer(record.serializer).load_value(record.value)
     error = record.error
     assert error is not None  # guaranteed by ResultRecord for every status but completed
-    raise _ERRORS.get(error.type, JobExecutionError)(record.job_id, error.type, error.message, error.traceback)
+    raised = _ERRORS.get(canonical_exception_ref(error.type), JobExecutionError)
+    raise raised(record.job_id, error.type, error.message, error.traceback)
 
 
 def require_result(record: ResultRecord | None, job_id: str) -> ResultRecord:

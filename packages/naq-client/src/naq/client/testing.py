@@ -14,7 +14,9 @@ For your unit tests, no NATS server needed::
 Inside the block, every enqueue runs its job at once (sync functions in a thread): the job and its
 result go through the same encoding a worker would see, the function is resolved by its reference,
 retries follow the job's policy (without waiting out the delays), and ``job.result()``,
-``job.status()`` and ``fetch_job_result`` read the in-memory outcome.
+``job.status()`` and ``fetch_job_result`` read the in-memory outcome. A failure is recorded as a
+worker records it: the same error type (``naq.worker:JobTimeoutError`` past a ``timeout``),
+message and attempts.
 
 Dependencies hold as on a real queue: a job whose ``depends_on`` jobs have not all completed in
 this block waits (``job.status()`` says waiting) and runs once the last one completes; if one
@@ -41,15 +43,14 @@ from typing import Any
 
 from naq.protocol import (
     ConfigurationError,
-    DependencyFailedError,
+    DependencyOutcome,
     ErrorInfo,
-    JobCancelledError,
     JobEnvelope,
     JobNotFoundError,
     JobStatus,
+    JobTimeoutError,
     ResultRecord,
     ScheduleRecord,
-    exception_ref,
     get_serializer,
     resolve_ref,
 )
@@ -59,6 +60,9 @@ from naq.protocol.retry import should_retry
 __all__ = ["InlineRunner", "active_runner", "inline_jobs"]
 
 _active: InlineRunner | None = None
+
+_WORKER_ID = "inline"
+"""The worker id test mode records in results."""
 
 
 class InlineRunner:
@@ -134,8 +138,8 @@ class InlineRunner:
         outcomes = [self.results.get(d) for d in job.depends_on]
         for dependency, outcome in zip(job.depends_on, outcomes, strict=True):
             if outcome is not None and outcome.status != "completed":
-                message = f"dependency {dependency} {outcome.status}; job {job.job_id} did not run"
-                await self._end(job, _ended_without_running(job, "failed", DependencyFailedError, message))
+                error = ErrorInfo.dependency_failed(job.job_id, dependency, DependencyOutcome(outcome.status))
+                await self._end(job, ResultRecord.failed(job, error, attempts=0, worker_id=_WORKER_ID))
                 return
         if any(outcome is None for outcome in outcomes):
             self.waiting[job.job_id] = job
@@ -153,7 +157,8 @@ class InlineRunner:
         job = self.waiting.get(job_id)
         if job is None:
             return False
-        await self._end(job, _ended_without_running(job, "cancelled", JobCancelledError, f"job {job_id} was cancelled"))
+        record = ResultRecord.cancelled(job.job_id, job.queue, serializer=job.serializer, worker_id=_WORKER_ID)
+        await self._end(job, record)
         return True
 
     async def _run(self, job: JobEnvelope) -> ResultRecord:
@@ -171,41 +176,20 @@ class InlineRunner:
                 )
                 call_args = [context, *call_args]
             self.ran.append(job.job_id)
+            retryable = True
             try:
-                if inspect.iscoroutinefunction(func):
-                    value = await asyncio.wait_for(func(*call_args, **kwargs), job.timeout)
-                else:
-                    value = await asyncio.wait_for(asyncio.to_thread(func, *call_args, **kwargs), job.timeout)
+                value = await _call(func, call_args, kwargs, job.timeout)
+                retryable = False  # as in a worker: a value that cannot be stored would come back the same
                 stored = serializer.dump_value(value)
             except (Exception, SystemExit, KeyboardInterrupt) as exc:
                 # As in a worker: a job cannot stop the process, and such an exit is never retried.
-                if isinstance(exc, Exception) and should_retry(job, exc, attempt):
+                if retryable and isinstance(exc, Exception) and should_retry(job, exc, attempt):
                     attempt += 1
                     continue
                 if self.raise_errors:
                     raise
-                return ResultRecord(
-                    job_id=job.job_id,
-                    queue=job.queue,
-                    status="failed",
-                    attempts=attempt,
-                    finished_at=time.time(),
-                    serializer=job.serializer,
-                    error=ErrorInfo.from_exception(exc),
-                    started_at=started,
-                    worker_id="inline",
-                )
-            return ResultRecord(
-                job_id=job.job_id,
-                queue=job.queue,
-                status="completed",
-                attempts=attempt,
-                finished_at=time.time(),
-                value=stored,
-                serializer=job.serializer,
-                started_at=started,
-                worker_id="inline",
-            )
+                return ResultRecord.failed(job, exc, attempts=attempt, started_at=started, worker_id=_WORKER_ID)
+            return ResultRecord.completed(job, stored, attempts=attempt, started_at=started, worker_id=_WORKER_ID)
 
     def record(self, job_id: str) -> ResultRecord | None:
         """The result of ``job_id`` if it ran in this runner."""
@@ -234,17 +218,17 @@ class InlineRunner:
         return record
 
 
-def _ended_without_running(job: JobEnvelope, status: str, error: type[Exception], message: str) -> ResultRecord:
-    return ResultRecord(
-        job_id=job.job_id,
-        queue=job.queue,
-        status=status,  # type: ignore[arg-type]  # "failed" or "cancelled"
-        attempts=0,
-        finished_at=time.time(),
-        serializer=job.serializer,
-        error=ErrorInfo(type=exception_ref(error), message=message),
-        worker_id="inline",
-    )
+async def _call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None) -> Any:
+    """Call the job's function as a worker does: async in the loop, sync in a thread; past its
+    timeout the same ``JobTimeoutError`` a worker records (a sync job's thread runs on)."""
+    sync = not inspect.iscoroutinefunction(func)
+    try:
+        async with asyncio.timeout(timeout) as deadline:
+            return await (asyncio.to_thread(func, *args, **kwargs) if sync else func(*args, **kwargs))
+    except TimeoutError:
+        if deadline.expired():
+            raise JobTimeoutError.after(timeout, thread_running=sync) from None
+        raise
 
 
 def active_runner() -> InlineRunner | None:

@@ -13,6 +13,8 @@ from naq.protocol.errors import (
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
+    JobRejectedError,
+    JobTimeoutError,
     JobTooLargeError,
     MessageTooLargeError,
     NaqConnectionError,
@@ -22,6 +24,7 @@ from naq.protocol.errors import (
     QueueFullError,
     ResultTooLargeError,
     SerializationError,
+    WorkerLostError,
 )
 from naq.protocol.events import EventRecord
 from naq.protocol.heartbeat import WorkerHeartbeat
@@ -67,6 +70,8 @@ __all__ = [
     "JobCancelledError",
     "JobExecutionError",
     "JobNotFoundError",
+    "JobRejectedError",
+    "JobTimeoutError",
     "JobTooLargeError",
     "MessageTooLargeError",
     "NaqConnectionError",
@@ -76,6 +81,7 @@ __all__ = [
     "QueueFullError",
     "ResultTooLargeError",
     "SerializationError",
+    "WorkerLostError",
     # ids
     "new_job_id",
     "validate_job_id",

@@ -3,6 +3,11 @@
 A JSON job names its function by reference and the worker imports it; ``retry_on`` and
 ``ignore_on`` name exception classes the same way, so they survive any serializer and are matched
 against the raised exception's class hierarchy without importing anything.
+
+naq's own errors are named by their public wire name (``WIRE_NAME``, see :mod:`naq.protocol.errors`):
+``naq.worker:JobTimeoutError``, not the module that defines it. A reference to one of them by a
+name it had before (``naq.worker._executor:JobTimeoutError``, as older jobs carry in ``retry_on``)
+is read as its wire name, so stored jobs and results keep matching.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from naq.protocol import errors
 from naq.protocol.errors import SerializationError
 
 __all__ = [
     "REF_PATTERN",
+    "canonical_exception_ref",
     "describe_callable",
     "exception_matches",
     "exception_ref",
@@ -88,21 +95,59 @@ def _safe_dotted(name: str) -> str:
     return ".".join(re.sub(r"\W", "_", part) or "_" for part in name.split("."))
 
 
+def _class_ref(cls: type) -> str:
+    # The class's own WIRE_NAME only: a user's subclass of a naq error is named as itself.
+    wire = vars(cls).get("WIRE_NAME")
+    return wire if isinstance(wire, str) else f"{cls.__module__}:{cls.__qualname__}"
+
+
+_EXPORTED_FROM: Final = ("naq.protocol", "naq.client")
+"""Public modules that re-export every naq error: a name through one of them means the same class."""
+
+
+def _wire_names() -> dict[str, str]:
+    """Every name a naq error is, was, or may be written under, to its wire name."""
+    table: dict[str, str] = {}
+    for cls in vars(errors).values():
+        if isinstance(cls, type) and issubclass(cls, errors.NaqError):
+            wire = _class_ref(cls)
+            names = [f"{cls.__module__}:{cls.__qualname__}", *vars(cls).get("FORMER_WIRE_NAMES", ())]
+            names += [f"{module}:{cls.__qualname__}" for module in _EXPORTED_FROM]
+            for name in (*names, wire):
+                table[name] = wire
+    return table
+
+
+_WIRE_NAMES: Final = _wire_names()
+
+
+def canonical_exception_ref(ref: str) -> str:
+    """``ref`` as naq names that class now: a naq error's former or defining name becomes its wire
+    name (``naq.worker._executor:JobTimeoutError`` -> ``naq.worker:JobTimeoutError``); any other
+    reference is returned unchanged (not checked)."""
+    return _WIRE_NAMES.get(ref, ref)
+
+
 def exception_ref(exc_type: type[BaseException] | str) -> str:
-    """Reference of an exception class (a valid reference string passes through unchanged)."""
+    """Reference of an exception class: a naq error's wire name, else ``module:qualname``.
+
+    A reference string is checked and returned in its canonical form
+    (:func:`canonical_exception_ref`), so the class and its name give the same reference.
+    """
     if isinstance(exc_type, str):
         if REF_PATTERN.fullmatch(exc_type) is None:
             raise SerializationError(f"{exc_type!r} is not an exception reference like 'module:ClassName'")
-        return exc_type
+        return canonical_exception_ref(exc_type)
     if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
         raise SerializationError(f"{exc_type!r} is not an exception class")
-    return f"{exc_type.__module__}:{exc_type.__qualname__}"
+    return _class_ref(exc_type)
 
 
 def exception_matches(exc: BaseException, refs: Iterable[str]) -> bool:
-    """True if ``exc``'s class, or any class it inherits from, is named in ``refs``."""
-    wanted = set(refs)
-    return any(f"{cls.__module__}:{cls.__qualname__}" in wanted for cls in type(exc).__mro__)
+    """True if ``exc``'s class, or any class it inherits from, is named in ``refs`` (by its wire
+    name, or by a name it had before)."""
+    wanted = {_WIRE_NAMES.get(ref, ref) for ref in refs}
+    return any(_class_ref(cls) in wanted for cls in type(exc).__mro__)
 
 
 def module_of(ref: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 import traceback as _traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,8 +19,11 @@ from typing import Any, ClassVar, Final, Literal
 
 from naq.protocol._checks import check_non_negative
 from naq.protocol._codec import Record
+from naq.protocol.dependencies import DependencyOutcome
+from naq.protocol.errors import DependencyFailedError, JobCancelledError
 from naq.protocol.ids import validate_job_id, validate_queue_name
 from naq.protocol.job import JobEnvelope
+from naq.protocol.refs import exception_ref
 from naq.protocol.serializers import SerializerName
 from naq.protocol.sizes import json_text_size, message_size, truncate_text
 
@@ -37,6 +41,12 @@ _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 ResultStatus = Literal["completed", "failed", "cancelled"]
 """Terminal states a result record can carry."""
 
+_DEPENDENCY_ENDED: Final = {
+    DependencyOutcome.FAILED: "failed",
+    DependencyOutcome.CANCELLED: "was cancelled",
+    DependencyOutcome.TIMEOUT: "did not end within the job's dependency_timeout",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo(Record):
@@ -50,12 +60,27 @@ class ErrorInfo(Record):
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
-        """Describe ``exc`` with its formatted traceback."""
-        exc_type = type(exc)
+        """Describe ``exc`` with its formatted traceback; ``type`` is its class's reference
+        (:func:`~naq.protocol.refs.exception_ref`: a naq error's public wire name)."""
         return cls(
-            type=f"{exc_type.__module__}:{exc_type.__qualname__}",
+            type=exception_ref(type(exc)),
             message=str(exc),
             traceback="".join(_traceback.format_exception(exc)),
+        )
+
+    @classmethod
+    def cancelled(cls, job_id: str) -> ErrorInfo:
+        """The error of a cancelled job: ``JobCancelledError``."""
+        return cls(type=exception_ref(JobCancelledError), message=f"job {job_id} was cancelled")
+
+    @classmethod
+    def dependency_failed(cls, job_id: str, dependency: str, outcome: DependencyOutcome) -> ErrorInfo:
+        """The error of a job that never ran because ``dependency`` failed, was cancelled or did
+        not end in time: ``DependencyFailedError``, naming the dependency and how it ended."""
+        how = _DEPENDENCY_ENDED[DependencyOutcome(outcome)]
+        return cls(
+            type=exception_ref(DependencyFailedError),
+            message=f"dependency {dependency} {how}; job {job_id} did not run",
         )
 
     def fitted(self, room: int) -> ErrorInfo:
@@ -124,6 +149,86 @@ class ResultRecord(Record):
             raise ValueError("a completed result carries no error")
         if self.status != "completed" and self.error is None:
             raise ValueError(f"a {self.status} result must carry its error")
+
+    # One constructor per way a job ends, used by the worker, cancel_job and test mode alike, so a
+    # failure is recorded the same wherever it happens.
+
+    @classmethod
+    def completed(
+        cls,
+        job: JobEnvelope,
+        value: Any,
+        *,
+        attempts: int,
+        started_at: float,
+        worker_id: str | None,
+        finished_at: float | None = None,
+    ) -> ResultRecord:
+        """The record of ``job`` returning ``value`` (already in its serializer's stored form) on
+        attempt ``attempts``. Unchecked (:meth:`~naq.protocol.Record.trusted`): the worker's hot
+        path, and every value comes from a checked job."""
+        return cls.trusted(
+            job_id=job.job_id,
+            queue=job.queue,
+            status="completed",
+            attempts=attempts,
+            finished_at=time.time() if finished_at is None else finished_at,
+            value=value,
+            serializer=job.serializer,
+            started_at=started_at,
+            worker_id=worker_id,
+        )
+
+    @classmethod
+    def failed(
+        cls,
+        job: JobEnvelope,
+        error: ErrorInfo | BaseException,
+        *,
+        attempts: int,
+        started_at: float | None = None,
+        worker_id: str | None = None,
+    ) -> ResultRecord:
+        """The record of ``job`` failing for good after ``attempts`` attempts (0: it never ran)
+        with ``error`` (an exception is described with :meth:`ErrorInfo.from_exception`)."""
+        info = error if isinstance(error, ErrorInfo) else ErrorInfo.from_exception(error)
+        return cls(
+            job_id=job.job_id,
+            queue=job.queue,
+            status="failed",
+            attempts=attempts,
+            finished_at=time.time(),
+            serializer=job.serializer,
+            error=info,
+            started_at=started_at,
+            worker_id=worker_id,
+        )
+
+    @classmethod
+    def cancelled(
+        cls,
+        job_id: str,
+        queue: str,
+        *,
+        serializer: SerializerName = "json",
+        attempts: int = 0,
+        started_at: float | None = None,
+        worker_id: str | None = None,
+    ) -> ResultRecord:
+        """The record of job ``job_id`` cancelled after ``attempts`` attempts, with its
+        ``JobCancelledError`` (:meth:`ErrorInfo.cancelled`). Takes the id and queue, not the
+        job: a cancel may know no more of it."""
+        return cls(
+            job_id=job_id,
+            queue=queue,
+            status="cancelled",
+            attempts=attempts,
+            finished_at=time.time(),
+            serializer=serializer,
+            error=ErrorInfo.cancelled(job_id),
+            started_at=started_at,
+            worker_id=worker_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

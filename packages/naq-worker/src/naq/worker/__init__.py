@@ -1,8 +1,7 @@
 """naq.worker: runs queued jobs: fetch, execute, retries, results, heartbeats."""
 
 from naq.protocol.context import JobContext
-from naq.worker._executor import JobTimeoutError
-from naq.worker._processor import WorkerLostError
+from naq.protocol.errors import JobRejectedError, JobTimeoutError, WorkerLostError
 from naq.worker._version import __version__
 from naq.worker._worker import Hook, Worker
 
@@ -12,7 +11,8 @@ __all__ = [
     "Hook",
     "JobContext",
     "Worker",
-    # errors a job's result can carry
+    # errors only a worker puts in a result (their wire names are naq.worker:<Name>)
+    "JobRejectedError",
     "JobTimeoutError",
     "WorkerLostError",
 ]

@@ -13,17 +13,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from naq.protocol import JobTimeoutError
 from naq.worker._threads import JobThreads
 
-__all__ = ["JobTimeoutError", "run_call"]
-
-
-class JobTimeoutError(TimeoutError):
-    """The job ran longer than its ``timeout``; ``thread_running`` if a sync job's thread goes on."""
-
-    def __init__(self, message: str, thread_running: bool = False) -> None:
-        super().__init__(message)
-        self.thread_running = thread_running
+__all__ = ["run_call"]
 
 
 async def run_call(
@@ -43,7 +36,7 @@ async def run_call(
         try:
             return await asyncio.wait_for(func(*args, **kwargs), timeout)
         except TimeoutError:
-            raise JobTimeoutError(f"job exceeded its timeout of {timeout} s and was cancelled") from None
+            raise JobTimeoutError.after(timeout) from None
     future = threads.submit(func, args, kwargs)
     if timeout is None:
         value = await future
@@ -54,11 +47,7 @@ async def run_call(
         if future.done():
             return future.result()
         future.add_done_callback(lambda _: on_thread_done())
-        raise JobTimeoutError(
-            f"job exceeded its timeout of {timeout} s; it was marked failed, but its thread runs on "
-            "until the function returns (threads cannot be interrupted)",
-            thread_running=True,
-        ) from None
+        raise JobTimeoutError.after(timeout, thread_running=True) from None
     if inspect.isawaitable(value):  # a sync callable that returned a coroutine
         value = await asyncio.wait_for(value, timeout)
     return value

@@ -10,26 +10,50 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from loguru import logger
 
-from naq.client.runtime import stop_task
-from naq.protocol import WorkerHeartbeat, WorkerStatus, names
+from naq.client.runtime import Connection, stop_task
+from naq.protocol import Settings, WorkerHeartbeat, WorkerStatus, names
 from naq.protocol.subjects import kv_key_subject
 from naq.worker._version import __version__
 
-__all__ = ["Heartbeat"]
+__all__ = ["Heartbeat", "HeartbeatHost"]
 
 _MIN_GAP: Final = 1.0
 """Seconds between two heartbeats at least, when the running jobs changed since the last one."""
+
+
+@runtime_checkable
+class HeartbeatHost(Protocol):
+    """What a heartbeat reports of its worker, and where it publishes (``connection``,
+    ``registry``: the ``naq_workers`` bucket, every ``settings.worker_heartbeat_interval``)."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    started_at: float
+    processed: int
+    failed: int
+    processed_by_queue: dict[str, int]
+    failed_by_queue: dict[str, int]
+    connection: Connection
+    settings: Settings
+    registry: Any
+
+    def running_job_ids(self) -> list[str]:
+        """Ids of the jobs running now."""
+        ...
 
 
 class Heartbeat:
     """Publishes the worker's record every ``NAQ_WORKER_HEARTBEAT_INTERVAL`` and soon after the
     running jobs change (:meth:`changed`); removes it on stop."""
 
-    def __init__(self, worker: Any) -> None:
+    def __init__(self, worker: HeartbeatHost) -> None:
         self.worker = worker
         self._task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()

@@ -7,17 +7,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from naq.protocol import ConfigurationError, JobEnvelope, get_serializer
+from naq.protocol import ConfigurationError, JobEnvelope, JobRejectedError, get_serializer
 from naq.protocol.refs import module_of, resolve_ref
 
-__all__ = ["JobRejectedError", "allowed_prefixes", "load_call"]
-
-
-class JobRejectedError(Exception):
-    """The worker will not run this job (bad function, module not allowed, pickle not allowed).
-
-    Never retried: no later attempt would change the answer.
-    """
+__all__ = ["allowed_prefixes", "load_call"]
 
 
 _PREFIX: Final = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")

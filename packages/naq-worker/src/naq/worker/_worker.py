@@ -5,18 +5,26 @@ free slots; async jobs run as tasks and sync jobs in a thread pool of ``concurre
 nothing blocks the event loop. Jobs running longer than a third of the ack wait send in-progress
 acks. SIGTERM/SIGINT stop fetching, let running jobs finish within ``grace`` seconds, hand back
 what is left and deregister; a second signal stops at once.
+
+The Worker holds the settings, the hooks, the counters and the in-memory views, and wires its
+pieces: the fetch loops (:mod:`naq.worker._fetching`), the running job tasks with their watcher and
+drain (:mod:`naq.worker._running`), one delivery's handling (:mod:`naq.worker._processor`), the
+dependency gate (:mod:`naq.worker._gating`), how jobs end (:mod:`naq.worker._outcomes`) and the
+registry heartbeat (:mod:`naq.worker._heartbeat`). Each piece that reads the worker types it as a
+small Protocol of what it reads (``ProcessorHost``, ``OutcomeHost``, ``HeartbeatHost``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import math
 import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any
 
 from loguru import logger
 
@@ -27,7 +35,6 @@ from naq.client.runtime import (
     ensure_queue_consumer,
     ensure_stream,
     get_connection,
-    publish_event,
     publish_system_event,
     resolve_settings,
     stop_signals,
@@ -36,7 +43,6 @@ from naq.client.runtime import (
 from naq.protocol import (
     ConfigurationError,
     ControlCommand,
-    EventKind,
     ResultStatus,
     Settings,
     SystemEventKind,
@@ -50,9 +56,13 @@ from naq.protocol.ids import process_id
 from naq.protocol.subjects import control_filter
 from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
+from naq.worker._fetching import Fetcher
+from naq.worker._gating import DependencyGate
 from naq.worker._heartbeat import Heartbeat
 from naq.worker._loader import allowed_prefixes
-from naq.worker._processor import Delivery, JobProcessor
+from naq.worker._outcomes import Outcomes
+from naq.worker._processor import JobProcessor
+from naq.worker._running import RunningJobs
 from naq.worker._slots import Slots
 from naq.worker._store import JobStore
 from naq.worker._threads import JobThreads
@@ -63,20 +73,6 @@ __all__ = ["Hook", "Worker"]
 Hook = Callable[..., Any]
 """A hook: a sync or async callable (``on_startup(state)``, ``before_job(ctx)``, ``after_job(ctx, error)``,
 ``on_shutdown(state)``)."""
-
-_FETCH_MAX: Final = 256
-"""Most messages asked for in one fetch."""
-
-_FETCH_WAIT: Final = 1.0
-"""Seconds a fetch waits for messages; also how soon a stopping worker stops fetching."""
-
-_FETCH_LINGER: Final = 0.002
-"""Seconds a fetch waits for a quarter of the slots to be free before fetching for fewer."""
-
-_ERROR_BACKOFF: Final = 1.0
-
-_ANNOUNCE_AFTER: Final = 0.25
-"""Seconds a job runs before its ``started`` event is published (and the watcher's period)."""
 
 
 def _hooks(value: Hook | Iterable[Hook] | None) -> list[Hook]:
@@ -152,7 +148,7 @@ class Worker:
         self.completions: CompletionEvents
         self.registry: Any = None
         self.slots = Slots(concurrency)
-        self._running: dict[asyncio.Task[None], Delivery] = {}
+        self._running = RunningJobs(self.slots, self.running_changed)
         # Created in run(), on the loop the worker runs on.
         self._stopping: asyncio.Event | None = None
         self._stop_now: asyncio.Event | None = None
@@ -171,7 +167,7 @@ class Worker:
 
     def running_job_ids(self) -> list[str]:
         """Ids of the jobs running now."""
-        return [d.job_id for d in self._running.values() if d.job_id is not None]
+        return self._running.job_ids()
 
     def counted(self, queue: str, *, failed: bool) -> None:
         """Count one job of ``queue`` that completed, or that failed for good when ``failed``."""
@@ -212,19 +208,22 @@ class Worker:
 
     async def run(self, install_signal_handlers: bool = True) -> None:
         """Serve until stopped (signal, :meth:`request_stop`, or burst mode running dry)."""
-        self._stopping = asyncio.Event()
-        self._stop_now = asyncio.Event()
+        stopping = self._stopping = asyncio.Event()
+        stop_now = self._stop_now = asyncio.Event()
         try:
             with stop_signals(self.request_stop, install_signal_handlers):
                 await self._start()
-                fetchers = [asyncio.create_task(self._fetch_loop(q), name=f"naq-fetch-{q}") for q in self.queues]
-                ticker = asyncio.create_task(self._watch_running(), name="naq-watch-running")
+                fetchers = [
+                    asyncio.create_task(self._fetcher(queue).run(), name=f"naq-fetch-{queue}") for queue in self.queues
+                ]
+                watch = self._running.watch(self.connection, self.worker_id, self.settings.ack_wait)
+                ticker = asyncio.create_task(watch, name="naq-watch-running")
                 try:
-                    await self._stopping.wait()
+                    await stopping.wait()
                 finally:
                     await asyncio.gather(*fetchers, return_exceptions=True)
                     await stop_tasks([ticker])
-                    await self._drain()
+                    await self._running.drain(self.grace, stop_now)
         finally:
             await self._shutdown()
 
@@ -244,8 +243,12 @@ class Worker:
                 spec.durable_name, stream=names.JOBS_STREAM
             )
         self._threads = JobThreads(self.concurrency)
-        self._store = JobStore(connection)
-        self._processor = JobProcessor(self, self._store, self._run_call)
+        store = JobStore(connection)
+        self._gate = DependencyGate(connection, self.waiting)
+        # The executor bound to this worker's threads and slots (a partial: no extra call per job).
+        run = functools.partial(run_call, threads=self._threads, on_thread_done=self.slots.release)
+        processor = JobProcessor(self, store, self._gate, Outcomes(self, store, self._gate), run)
+        self._running.bind(processor.process)
         self.completions = CompletionEvents(connection, self.worker_id)
         if self.allowed_modules is None:
             logger.warning("no allowed modules set: this worker runs any importable function it is sent")
@@ -280,20 +283,10 @@ class Worker:
     def cancel_running(self, job_id: str) -> bool:
         """Cancel ``job_id`` if this worker runs it: an async job is interrupted, a sync job is told
         through ``ctx.cancelled``; its outcome is recorded as cancelled. False if it is not here."""
-        for task, delivery in self._running.items():
-            if delivery.job_id != job_id:
-                continue
-            delivery.cancel_requested = True
-            if delivery.context is not None:
-                delivery.context.cancelled = True
-            if delivery.interruptible:
-                task.cancel()
-            logger.info("job {} cancelled while running", job_id)
-            return True
-        return False
+        return self._running.cancel(job_id)
 
     def _on_late_parking(self, dependency: str, dependent: str, state: ResultStatus) -> None:
-        task = asyncio.create_task(self._processor.release_late_parking(dependency, dependent, state))
+        task = asyncio.create_task(self._gate.release_late_parking(dependency, dependent, state))
         self._side_tasks.add(task)
         task.add_done_callback(self._side_task_done)
 
@@ -302,71 +295,15 @@ class Worker:
         if not task.cancelled() and task.exception() is not None:
             logger.error("releasing a dependent failed: {}", task.exception())
 
-    async def _run_call(
-        self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None
-    ) -> Any:
-        assert self._threads is not None
-        return await run_call(func, args, kwargs, timeout, self._threads, self.slots.release)
-
-    async def _fetch_loop(self, queue: str) -> None:
+    def _fetcher(self, queue: str) -> Fetcher:
         assert self._stopping is not None
+        drained = self._all_drained if self.burst else None
         subscription = self._subscriptions[queue]
-        idle = True
-        while not self._stopping.is_set():
-            # An idle queue polls with a single slot, so it does not hold slots a busy queue could use;
-            # once it gets jobs it fetches for every free slot.
-            wanted = await self._reserve(1 if idle else _FETCH_MAX)
-            if wanted == 0:
-                break
-            try:
-                messages = await subscription.fetch(wanted, timeout=_FETCH_WAIT)
-            except TimeoutError:
-                # No messages. nats.errors.TimeoutError subclasses the built-in, and nats-py 2.16
-                # also raises a bare one when the server's "no messages" lands just before its
-                # deadline: both are an empty fetch, not a failure.
-                messages = []
-            except Exception as exc:  # connection trouble: back off and try again, never spin
-                self.slots.release(wanted)
-                idle = True
-                logger.warning("fetch from queue {} failed: {}: {}", queue, type(exc).__name__, exc)
-                await asyncio.sleep(_ERROR_BACKOFF)
-                continue
-            self.slots.release(wanted - len(messages))
-            idle = not messages
-            if self._stopping.is_set():
-                for message in messages:  # fetched but not started: hand back at once
-                    await message.nak()
-                self.slots.release(len(messages))
-                break
-            for message in messages:
-                delivery = Delivery(message, queue, started=time.monotonic())
-                task = asyncio.create_task(self._handle(delivery))
-                self._running[task] = delivery
-            if self.burst and not messages and await self._all_drained():
-                self._stopping.set()
-
-    async def _reserve(self, most: int) -> int:
-        """Up to ``most`` free slots to fetch for, waiting for one; 0 if the worker stops meanwhile."""
-        assert self._stopping is not None
-        enough = min(most, max(1, self.concurrency // 4))
-        reserve = asyncio.ensure_future(self.slots.reserve(most, enough, _FETCH_LINGER))
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        done, _ = await asyncio.wait({reserve, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if reserve in done:
-            taken = reserve.result()
-            if self._stopping.is_set():
-                self.slots.release(taken)
-                return 0
-            return taken
-        reserve.cancel()
-        await asyncio.gather(reserve, return_exceptions=True)
-        if reserve.done() and not reserve.cancelled() and reserve.exception() is None:
-            self.slots.release(reserve.result())
-        return 0
+        running = self._running
+        return Fetcher(queue, subscription, self.slots, self._stopping, running.handle, running.tasks, drained)
 
     async def _all_drained(self) -> bool:
-        if self._running:
+        if self._running.tasks:
             return False
         for queue in self.queues:
             spec = resources.queue_consumer(queue, self.settings)
@@ -374,79 +311,6 @@ class Worker:
             if info.num_pending or info.num_ack_pending:
                 return False
         return True
-
-    async def _handle(self, delivery: Delivery) -> None:
-        try:
-            await self._processor.process(delivery)
-        except asyncio.CancelledError:
-            await self._hand_back(delivery)
-            raise
-        except Exception:  # a bug in naq itself: hand the job back, keep the worker alive
-            logger.exception("unexpected error handling a job; it will be delivered again")
-            await self._hand_back(delivery)
-        finally:
-            task = asyncio.current_task()
-            self._running.pop(task, None)  # type: ignore[arg-type]
-            if delivery.job_id is not None:
-                self.running_changed()
-            if not delivery.slot_kept:
-                self.slots.release()
-
-    @staticmethod
-    async def _hand_back(delivery: Delivery) -> None:
-        try:
-            await delivery.message.nak()
-        except Exception as exc:  # already acked or connection gone: redelivered after ack wait
-            logger.debug("could not hand back a job: {}", exc)
-
-    async def _watch_running(self) -> None:
-        """Announce jobs that are still running after a moment, and keep long ones from being
-        redelivered with in-progress acks every third of the ack wait.
-
-        ``started`` events go out only for jobs running longer than ``_ANNOUNCE_AFTER``: a short
-        job's one event is its ``completed`` (which carries ``started_at``), as the hot-path budget
-        of one event per job asks.
-        """
-        progress_every = self.settings.ack_wait / 3
-        while True:
-            await asyncio.sleep(_ANNOUNCE_AFTER)
-            now = time.monotonic()
-            for delivery in list(self._running.values()):
-                running_for = now - delivery.started
-                if running_for < _ANNOUNCE_AFTER or delivery.job_id is None:
-                    continue
-                try:
-                    if not delivery.announced:
-                        delivery.announced = True
-                        await publish_event(
-                            self.connection,
-                            EventKind.STARTED,
-                            delivery.queue,
-                            delivery.job_id,
-                            self.worker_id,
-                            attempt=delivery.attempt,
-                        )
-                    if now - max(delivery.started, delivery.last_progress) >= progress_every:
-                        delivery.last_progress = now
-                        await delivery.message.in_progress()
-                except Exception as exc:  # finished meanwhile, or connection trouble
-                    logger.debug("watching job {} failed: {}", delivery.job_id, exc)
-
-    async def _drain(self) -> None:
-        """Wait for running jobs up to the grace period (or a second signal), then hand back the rest."""
-        assert self._stop_now is not None
-        if self._running:
-            waiting = asyncio.ensure_future(asyncio.wait(set(self._running), timeout=self.grace))
-            stop_now = asyncio.ensure_future(self._stop_now.wait())
-            await asyncio.wait({waiting, stop_now}, return_when=asyncio.FIRST_COMPLETED)
-            stop_now.cancel()
-            waiting.cancel()
-        leftovers = list(self._running)
-        stuck = await stop_tasks(leftovers)
-        if stuck:
-            logger.error("{} job task(s) would not stop; exiting without them", len(stuck))
-        if leftovers:
-            logger.warning("handed back {} job(s) that did not finish within the grace period", len(leftovers))
 
     async def _stop_watches(self) -> None:
         if self._control is not None:
