@@ -165,7 +165,7 @@ def test_every_naq_error_has_a_wire_name_of_its_own() -> None:
     from naq.protocol import errors
 
     classes = list({c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, NaqError)})
-    assert len(classes) == 16
+    assert len(classes) == 17
     wires = [vars(cls).get("WIRE_NAME") for cls in classes]
     assert all(isinstance(w, str) and w.endswith(f":{c.__name__}") for w, c in zip(wires, classes, strict=True))
     assert len(set(wires)) == len(classes)
