@@ -43,6 +43,13 @@ FAILURES: dict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = {
         {"timeout": 0.3, "max_retries": 1, "retry_on": "naq.worker:JobTimeoutError"},
     ),
     "unstorable-value": ("harness.jobs:unpicklable_result", (), {"max_retries": 2}),
+    # The job's own TimeoutError, well within its timeout: not a JobTimeoutError, so ignore_on of
+    # the wire name does not stop its retry.
+    "own-timeout": (
+        "harness.jobs:raise_own_timeout",
+        ("own-timeout",),
+        {"timeout": 30, "max_retries": 1, "ignore_on": "naq.worker:JobTimeoutError"},
+    ),
 }
 DEPENDENT = "dependent-of-failed"
 """Depends on ``raised-not-retried``: fails without running, with ``DependencyFailedError``."""
@@ -121,6 +128,10 @@ async def test_test_mode_and_a_worker_record_the_same_failures(
     assert types[DEPENDENT] == "naq.client:DependencyFailedError"
     assert types[CANCELLED] == "naq.client:JobCancelledError"
     assert types["unstorable-value"] == "naq.client:SerializationError"
+    assert types["own-timeout"] == "builtins:TimeoutError"
+    own = on_worker["own-timeout"]
+    assert own is not None
+    assert own[3] == 2  # retried once
 
 
 async def _has_result(js: Any, job_id: str) -> bool:

@@ -160,3 +160,9 @@ async def record_then_sleep(directory: str, tag: str, seconds: float) -> str:
     record_run(directory, tag)
     await asyncio.sleep(seconds)
     return tag
+
+
+async def raise_own_timeout(directory: str, tag: str) -> None:
+    """Record a run, then raise a ``TimeoutError`` of the job's own (an upstream call timing out)."""
+    record_run(directory, tag)
+    raise TimeoutError(f"upstream of {tag} timed out")

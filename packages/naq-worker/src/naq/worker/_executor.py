@@ -33,10 +33,7 @@ async def run_call(
     thread ends (and ``JobTimeoutError.thread_running`` is True), so the caller can keep the slot.
     """
     if inspect.iscoroutinefunction(func):
-        try:
-            return await asyncio.wait_for(func(*args, **kwargs), timeout)
-        except TimeoutError:
-            raise JobTimeoutError.after(timeout) from None
+        return await _within(func(*args, **kwargs), timeout)
     future = threads.submit(func, args, kwargs)
     if timeout is None:
         value = await future
@@ -49,5 +46,22 @@ async def run_call(
         future.add_done_callback(lambda _: on_thread_done())
         raise JobTimeoutError.after(timeout, thread_running=True) from None
     if inspect.isawaitable(value):  # a sync callable that returned a coroutine
-        value = await asyncio.wait_for(value, timeout)
+        value = await _within(value, timeout)
     return value
+
+
+async def _within(awaitable: Any, timeout: float | None) -> Any:
+    """Await ``awaitable`` in this task; ``JobTimeoutError`` only if *its deadline* passed.
+
+    A ``TimeoutError`` the job raises itself (an HTTP client's, say) stays what it is, so
+    ``retry_on`` / ``ignore_on`` see the job's own error, as test mode records it.
+    """
+    if timeout is None:
+        return await awaitable
+    try:
+        async with asyncio.timeout(timeout) as deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            raise JobTimeoutError.after(timeout) from None
+        raise
