@@ -25,6 +25,7 @@ from loguru import logger
 from nats.aio.msg import Msg
 
 from naq.client._connection import Connection
+from naq.client._errors import naq_error
 from naq.client._jsapi import JetStreamAPIError, js_api
 from naq.protocol import NaqConnectionError
 
@@ -228,12 +229,17 @@ class ReadIterator(Generic[T]):
         if self._closed:
             raise StopAsyncIteration
         if self._reader is None:
-            reader = await self._open_reader()
+            try:
+                reader = await self._open_reader()
+            except nats.errors.Error as exc:  # the public boundary, for an iterator
+                raise naq_error(exc) from exc
             try:
                 backlog = await reader.open()
                 await self._opened(reader, backlog)
-            except BaseException:
+            except BaseException as exc:
                 await reader.close()
+                if isinstance(exc, nats.errors.Error):
+                    raise naq_error(exc) from exc
                 raise
             self._reader = reader
         return self._reader
@@ -263,6 +269,9 @@ class ReadIterator(Generic[T]):
             except NaqConnectionError:
                 await self.aclose()
                 raise
+            except nats.errors.Error as exc:  # the public boundary, for an iterator
+                await self.aclose()
+                raise naq_error(exc) from exc
             item = self._item(message)
             if item is not None:
                 return item
