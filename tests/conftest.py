@@ -15,20 +15,15 @@ import pytest
 
 from harness.jetstream_api import delete_all_streams
 from harness.processes import ProcessGroup
-from harness.servers import NatsCluster, NatsServer
+from harness.servers import NatsCluster, NatsServer, running_server
 from naq.protocol import Settings
 
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     """One JetStream nats-server on 127.0.0.1 and a random port, for the whole session."""
-    server = NatsServer(tmp_path_factory.mktemp("nats"))
-    server.start()
-    try:
-        server.wait_healthy()
+    with running_server(tmp_path_factory.mktemp("nats")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def _delete_all_streams(server: NatsServer) -> None:

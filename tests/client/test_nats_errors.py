@@ -21,7 +21,7 @@ import typer
 from typer.testing import CliRunner
 
 import naq.client
-from harness.servers import NatsServer
+from harness.servers import NatsServer, running_server
 from harness.waiting import async_wait_for
 from naq.client import JetStreamError, NaqConnectionError, NaqError, Queue, cli
 from naq.client._cli_common import EXIT_CONNECTION, EXIT_FAILED, run_command
@@ -129,13 +129,8 @@ def test_a_command_reports_a_nats_error_as_naq_s_with_its_exit_code(
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[NatsServer]:
     """A nats-server for this test alone, so it can be stopped."""
-    server = NatsServer(tmp_path / "nats", name="naq-errors")
-    server.start()
-    try:
-        server.wait_healthy()
+    with running_server(tmp_path / "nats", name="naq-errors") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import pytest
 
 import naq.client
 from harness.logs import restore_library_logging
+from harness.processes import ProcessGroup
+from harness.schedules import SCHEDULER_POLL
 from harness.worker_runner import WorkerRunner
 from naq.client import Queue, Settings
 
@@ -53,3 +55,11 @@ def run_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "runs"
     directory.mkdir()
     return directory
+
+
+@pytest.fixture
+def served(processes: ProcessGroup, naq_env: dict[str, str]) -> ProcessGroup:
+    """One scheduler (polling every :data:`SCHEDULER_POLL` s) and one worker process on the test server."""
+    processes.spawn("naq-scheduler", "--poll-interval", str(SCHEDULER_POLL), env=naq_env)
+    processes.spawn("naq-worker", "--concurrency", "4", env=naq_env)
+    return processes

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.processes import ProcessGroup
-from harness.servers import NatsServer
+from harness.servers import NatsServer, running_server
 from harness.waiting import async_wait_for
 from harness.worker_processes import spawn_worker, worker_logs
 
@@ -20,13 +20,8 @@ from harness.worker_processes import spawn_worker, worker_logs
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[NatsServer]:
     """A nats-server for this test alone, so it can be stopped and started again."""
-    server = NatsServer(tmp_path / "nats", name="naq-outage")
-    server.start()
-    try:
-        server.wait_healthy()
+    with running_server(tmp_path / "nats", name="naq-outage") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _log_line(log: str, level: str, text: str) -> str | None:

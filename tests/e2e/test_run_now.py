@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 import naq.client
 from harness import jobs
 from harness.processes import ProcessGroup
-from harness.schedules import schedule_record
+from harness.schedules import SCHEDULER_POLL, schedule_record
 from harness.waiting import async_wait_for
 from naq.client import JobStatus, Queue, SyncJob, cli
 
-POLL = 0.25
+POLL = SCHEDULER_POLL
 
 
 @pytest.fixture
@@ -30,14 +30,6 @@ async def queue(test_settings: Any) -> AsyncIterator[Queue]:
     """The default queue with the test settings; naq's connections closed after."""
     yield Queue(settings=test_settings)
     await naq.client.close()
-
-
-@pytest.fixture
-def served(processes: ProcessGroup, naq_env: dict[str, str]) -> ProcessGroup:
-    """One scheduler and one worker process on the test server."""
-    processes.spawn("naq-scheduler", "--poll-interval", str(POLL), env=naq_env)
-    processes.spawn("naq-worker", "--concurrency", "4", env=naq_env)
-    return processes
 
 
 async def test_the_extra_run_s_result_is_awaitable_and_the_next_due_run_does_not_move(

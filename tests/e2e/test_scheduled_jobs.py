@@ -15,10 +15,11 @@ import pytest
 import naq.client
 from harness import jobs
 from harness.processes import ProcessGroup
+from harness.schedules import SCHEDULER_POLL
 from harness.waiting import async_wait_for
 from naq.client import JobCancelledError, Queue
 
-POLL = 0.25
+POLL = SCHEDULER_POLL
 
 
 @pytest.fixture
@@ -26,14 +27,6 @@ async def queue(test_settings: Any) -> AsyncIterator[Queue]:
     """The default queue with the test settings; naq's connections closed after."""
     yield Queue(settings=test_settings)
     await naq.client.close()
-
-
-@pytest.fixture
-def served(processes: ProcessGroup, naq_env: dict[str, str]) -> ProcessGroup:
-    """One scheduler and one worker process on the test server."""
-    processes.spawn("naq-scheduler", "--poll-interval", str(POLL), env=naq_env)
-    processes.spawn("naq-worker", "--concurrency", "4", env=naq_env)
-    return processes
 
 
 async def test_enqueue_in_runs_the_job_after_its_delay_and_the_result_is_awaitable(

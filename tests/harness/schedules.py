@@ -13,7 +13,10 @@ from typing import Any
 from harness.jetstream_api import kv_record
 from naq.protocol import JobEnvelope, LeaderLockRecord, ScheduleRecord, SerializationError
 
-__all__ = ["due_millis", "leader", "published_runs", "run_due_times", "schedule_record"]
+__all__ = ["SCHEDULER_POLL", "due_millis", "leader", "published_runs", "run_due_times", "schedule_record"]
+
+SCHEDULER_POLL = 0.25
+"""Poll interval, seconds, of the scheduler processes the end-to-end scheduling tests start."""
 
 _NO_MESSAGE = 10037
 

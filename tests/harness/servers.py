@@ -7,6 +7,7 @@ Everything listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness.waiting import wait_for
@@ -43,6 +45,18 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((_HOST, 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(workdir: Path, name: str = "naq-test") -> Iterator[NatsServer]:
+    """A started, healthy JetStream server under ``workdir``, stopped when the block ends."""
+    server = NatsServer(workdir, name=name)
+    server.start()
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
 
 
 class NatsServer:

@@ -34,7 +34,6 @@ from naq.client._schedules import (
 )
 from naq.protocol import (
     ConfigurationError,
-    JobEnvelope,
     ScheduleRecord,
     Settings,
     names,
@@ -43,7 +42,7 @@ from naq.protocol import (
 )
 from naq.protocol.subjects import queue_subject
 
-__all__ = ["Queue", "resolve_settings", "submit"]
+__all__ = ["Queue", "resolve_settings"]
 
 _from_env: dict[tuple[Any, ...], Settings] = {}
 
@@ -64,11 +63,6 @@ def resolve_settings(nats_url: str | Sequence[str] | None = None, settings: Sett
     if url is None:
         return settings
     return Settings.from_env(settings.as_env(), nats_url=url)
-
-
-async def submit(settings: Settings, envelopes: Sequence[JobEnvelope]) -> None:
-    """Publish jobs, or run them in-process inside a :func:`naq.client.testing.inline_jobs` block."""
-    await backend_for(settings).submit(envelopes)
 
 
 class Queue:
@@ -162,7 +156,7 @@ class Queue:
         )
         call_kwargs = merge_kwargs(kwargs, func_kwargs)
         envelope = build_envelope(func, args, call_kwargs, options, self.name, self.settings)
-        await submit(self.settings, [envelope])
+        await backend_for(self.settings).submit([envelope])
         return Job(envelope.job_id, self.name, self.settings)
 
     @public
@@ -206,7 +200,7 @@ class Queue:
                 )
             envelopes.append(build_envelope(func, tuple(args), call_kwargs, job_options, self.name, self.settings))
         if envelopes:
-            await submit(self.settings, envelopes)
+            await backend_for(self.settings).submit(envelopes)
         return [Job(envelope.job_id, self.name, self.settings) for envelope in envelopes]
 
     @public

@@ -76,11 +76,6 @@ class StreamReader:
         self._closed = False
         self._recreations = 0
 
-    @property
-    def consumer_name(self) -> str | None:
-        """The consumer's current name (``None`` before :meth:`open` and after :meth:`close`)."""
-        return self._name
-
     async def open(self) -> int:
         """Create the consumer; returns how many messages it has to deliver at once (its backlog)."""
         if self._closed:

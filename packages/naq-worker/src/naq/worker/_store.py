@@ -42,7 +42,6 @@ class JobStore:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.js = connection.js
         self.settings = connection.settings
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
@@ -146,5 +145,6 @@ class JobStore:
         ``JobTooLargeError`` (a ``MessageTooLargeError``) when the job with the schedule's headers is over
         the max payload.
         """
-        connection = self.connection
-        await publish_job(connection, envelope, MessagePurpose.RETRY, next_attempt, at=run_at, attempt=next_attempt)
+        await publish_job(
+            self.connection, envelope, MessagePurpose.RETRY, next_attempt, at=run_at, attempt=next_attempt
+        )
