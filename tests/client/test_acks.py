@@ -80,8 +80,8 @@ async def test_an_unanswered_publish_times_out(connection: Connection, nc: Any) 
     silent = await nc.subscribe("silent.>")  # a subscriber that never answers: no stream, no 503
     await nc.flush()
     # The server can answer another connection's publish with "no responders" for a few
-    # milliseconds after the subscriber's flush returned (seen on nats-server 2.15.1, about 1 publish in 10), so wait until
-    # the publishing connection sees the interest.
+    # milliseconds after the subscriber's flush returned (nats-server 2.15.1, about 1 publish in
+    # 10), so wait until the publishing connection sees the interest.
     await async_wait_for(lambda: _interest_seen(connection.nc, "silent.probe"), what="the silent subscriber")
     began = time.monotonic()
     with pytest.raises(nats.errors.TimeoutError):
