@@ -218,6 +218,15 @@ EXPORTED: dict[str, frozenset[str]] = {
             "stop_tasks",
         }
     ),
+    "naq.client.server": frozenset(
+        {
+            "EmbeddedServer",
+            "NatsServerNotFoundError",
+            "ServerStartError",
+            "find_nats_server",
+            "interrupt_on_sigterm",
+        }
+    ),
     "naq.client.testing": frozenset(
         {
             "InlineRunner",
@@ -236,6 +245,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "__version__",
         }
     ),
+    "naq.worker.demo_tasks": frozenset({"add", "always_fails", "flaky", "slow_square", "step", "tick", "word_count"}),
     "naq.scheduler": frozenset(
         {
             "Scheduler",

