@@ -84,8 +84,10 @@ class DemoBoard:
 
     def live_table(self) -> Table:
         """The table shown while the demo runs."""
+        runs = sum(1 for job in self.jobs if job.job_id.startswith(f"{self.schedule_id}-r"))
+        total = len(self.jobs) + max(SCHEDULE_RUNS - runs, 0)  # runs not fired yet count as to come
         ended = len(self.jobs) - len(self.unfinished())
-        title = f"naq demo: {ended}/{len(self.jobs)} jobs ended, {time.monotonic() - self.began:.1f} s"
+        title = f"naq demo: {ended}/{total} jobs ended, {time.monotonic() - self.began:.1f} s"
         table = Table(title=title, **_TABLE_LOOK)
         table.add_column("job")
         table.add_column("function")
