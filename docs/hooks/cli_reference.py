@@ -83,7 +83,7 @@ def _with_plugins(app: typer.Typer) -> typer.Typer:
     full = copy.copy(app)
     full.registered_commands = list(app.registered_commands)
     full.registered_groups = list(app.registered_groups)
-    cli._add_plugins(full)  # the function `naq`'s main() runs: the page shows what users get
+    cli.add_plugins(full)  # the function `naq`'s main() runs: the page shows what users get
     return full
 
 

@@ -48,7 +48,7 @@ def test_installed_packages_add_subcommands_and_broken_ones_are_skipped(
     monkeypatch.setattr(cli, "entry_points", lambda group: [e for e in entry_points if e.group == group])
     app = typer.Typer(name="naq")
     app.callback()(lambda: None)
-    cli._add_plugins(app)
+    cli.add_plugins(app)
     assert "skipping command 'broken'" in capsys.readouterr().err
     runner = CliRunner()
     assert runner.invoke(app, ["greet", "hello"]).output.strip() == "hello from a plugin"

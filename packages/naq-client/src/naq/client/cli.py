@@ -47,7 +47,7 @@ from naq.client._version import __version__
 from naq.client._workers import read_workers
 from naq.protocol import JobStatus, Settings
 
-__all__ = ["ENTRY_POINT_GROUP", "app", "main"]
+__all__ = ["ENTRY_POINT_GROUP", "add_plugins", "app", "main"]
 
 ENTRY_POINT_GROUP = "naq.cli"
 """Entry-point group through which installed naq packages add ``naq`` subcommands."""
@@ -345,7 +345,7 @@ def failed_delete(
     typer.echo(f"deleted {len(entries)} failed job(s)")
 
 
-def _add_plugins(target: typer.Typer) -> None:
+def add_plugins(target: typer.Typer) -> None:
     """Add every installed ``naq.cli`` subcommand; a broken one is reported, never fatal."""
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
@@ -361,5 +361,5 @@ def _add_plugins(target: typer.Typer) -> None:
 
 def main() -> None:
     """Entry point of the ``naq`` console script."""
-    _add_plugins(app)
+    add_plugins(app)
     app()
