@@ -148,3 +148,13 @@ def test_an_interrupt_leaves_no_process_and_no_directory(keep: bool, whom: str, 
     assert not workdir.exists(), output
     assert demo.returncode in (0, 130), output
     assert "Traceback" not in output
+
+
+def test_a_missing_distribution_is_named_with_its_install_command(tmp_path: Path) -> None:
+    from naq.protocol import ConfigurationError
+    from naq.worker._demo_processes import DemoProcesses
+
+    processes = DemoProcesses(tmp_path)
+    with pytest.raises(ConfigurationError, match=r"naq\.no_such_scheduler .*pip install 'naq-worker\[demo\]'"):
+        processes.start("scheduler", "naq.no_such_scheduler")
+    assert processes.children == {}
