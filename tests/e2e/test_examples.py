@@ -223,11 +223,9 @@ async def test_scheduling(example: Any, nats_url: str, js: Any) -> None:
 
     due = re.fullmatch(r"reminder due in 2 s; sales report due at (\d\d:\d\d:\d\d) UTC", lines[0])
     assert due, lines
-    fired = [line for line in lines if line.startswith("news feed schedule fired run ")]
-    runs = [int(line.rsplit(" ", 1)[1]) for line in fired]
-    assert runs == sorted(set(runs)), lines  # each count once, rising (the watch may merge two changes)
-    assert runs[-1] == 3, lines
-    rest = lines[1 + len(fired) :]
+    # The watch was open before the schedule existed, so it saw each run's change of the record.
+    assert lines[1:4] == [f"news feed schedule fired run {n}" for n in (1, 2, 3)], lines
+    rest = lines[4:]
     assert rest[0] == "news feed schedule done: 3 runs fired", lines
     assert rest[1] == "nightly-cleanup: paused", lines
     # 02:00 in Paris is 01:00 UTC in winter, 00:00 UTC in summer.
@@ -268,6 +266,7 @@ def webapp(example_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     for key in [k for k in os.environ if k.startswith("NAQ_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("NAQ_NATS_URL", example_env["NAQ_NATS_URL"])
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ left in docs/examples
     yield from _import_app()
 
 
@@ -285,6 +284,11 @@ async def test_webapp(example: Any, webapp: ModuleType) -> None:
 
             def ended(url: str) -> dict[str, Any] | None:
                 response = client.get(url)
+                if response.status_code == 404:
+                    # naq race, reported, not the app's: job_info reads the result first and the
+                    # queue last, so a job that ends between those reads is "not found" for a
+                    # moment. Tolerated while waiting; the job must still end as asserted below.
+                    return None
                 assert response.status_code == 200, response.text
                 body = response.json()
                 assert body["status"] in {"queued", "running", "completed", "failed"}, body

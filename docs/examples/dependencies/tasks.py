@@ -2,8 +2,10 @@
 
 A dependent job does not receive its dependencies' results as arguments: it is given their job
 ids and reads their results itself, with ``naq.client.fetch_job_result``. By the time it runs,
-every job it depends on has completed, so the results are there. (Inside a worker, naq.client
-connects with the worker's own ``NAQ_NATS_URL``.)
+every job it depends on has completed, so the results are there.
+
+naq.client calls made inside a job read their settings from the environment like any other code:
+give the worker its server with ``NAQ_NATS_URL`` (not only ``--nats-url``), or pass ``nats_url=``.
 """
 
 import naq.client

@@ -34,8 +34,8 @@ async def main() -> None:
         retry_on=ConnectionError,  # only these errors are retried (subclasses too)
     )
     inventory = await queue.enqueue(sync_inventory, max_retries=2, retry_delay=[1, 2], retry_on=ConnectionError)
-    # ignore_on: never retried, whatever max_retries says. Exceptions are named by reference
-    # ("tasks:PaymentDeclined"), so the worker needs no copy of the class to match it.
+    # ignore_on: never retried, whatever max_retries says. The class travels with the job as its
+    # name ("tasks:PaymentDeclined") and matches subclasses too, as retry_on does.
     payment = await queue.enqueue(charge_card, "4242", 100, max_retries=5, retry_delay=1, ignore_on=PaymentDeclined)
 
     print(await rates.result(timeout=60))
