@@ -8,6 +8,8 @@ naq.client calls made inside a job read their settings from the environment like
 give the worker its server with ``NAQ_NATS_URL`` (not only ``--nats-url``), or pass ``nats_url=``.
 """
 
+import asyncio
+
 import naq.client
 
 SALES = {"eu": [120, 80, 45], "us": [200, 150], "asia": [90, 60, 30, 20]}
@@ -15,6 +17,7 @@ SALES = {"eu": [120, 80, 45], "us": [200, 150], "asia": [90, 60, 30, 20]}
 
 async def extract(region: str) -> list[int]:
     """Load one region's sales figures (here from a dict; in real life from a database or an API)."""
+    await asyncio.sleep(0.5)  # a slow query: its dependents must wait for it
     if region not in SALES:
         raise LookupError(f"no sales data for region {region!r}")
     return SALES[region]
