@@ -135,3 +135,14 @@ async def test_a_retry_waiting_on_a_schedule_reads_retrying_with_its_time(
     assert await job.status() == JobStatus.SCHEDULED
     ran = await naq_status(naq_env, job.job_id)
     assert (ran.code, ran.out) == (0, f"scheduled at {_utc(next_attempt)}\n"), ran
+
+
+async def test_a_job_ending_while_it_is_looked_up_is_found(run_worker: WorkerRunner, queue: Queue) -> None:
+    # A quick job leaves its queue for its result while the lookup reads one place after another;
+    # it must never read as nowhere (job_info: JobNotFoundError) in between.
+    async with run_worker(concurrency=4):
+        for _ in range(150):
+            job = await queue.enqueue("harness.jobs:add", 1, 2)
+            info = await naq.client.job_info(job.job_id, queue.settings.nats_url)
+            assert info.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED)
+            assert await job.result(timeout=10) == 3

@@ -78,6 +78,11 @@ class JobTrace:
         """The result record (``naq_results``)."""
         return await self._once("result", lambda: read_result_record(self.connection, self.job_id))
 
+    async def result_again(self) -> ResultRecord | None:
+        """The result record read anew (what :meth:`result` returns from then on)."""
+        self._read.pop("result", None)
+        return await self.result()
+
     async def status_record(self) -> JobStatusRecord | None:
         """The non-terminal state record (``naq_job_status``); ``None`` if absent or unreadable."""
         return await self._once("status", self._status_record)
@@ -167,6 +172,11 @@ async def read_job_state(
         return JobState(JobStatus.SCHEDULED, run_at if run_at is not None else retry_at)
     if await trace.queued(subject) is not None:
         return JobState(JobStatus.QUEUED)
+    # A job leaves its queue only after its result is written: one that ended while the reads
+    # above ran was in neither place when each looked, so its result is read once more.
+    result = await trace.result_again()
+    if result is not None:
+        return JobState(JobStatus(result.status))
     return JobState(JobStatus.UNKNOWN)
 
 
