@@ -196,6 +196,9 @@ class Settings:
     max_schedule_failures: int = _var("NAQ_MAX_SCHEDULE_FAILURES", 5, _int, _at_least(1))
     min_schedule_interval: float = _var("NAQ_MIN_SCHEDULE_INTERVAL", 1.0, _float, _positive)
     """Shortest ``interval`` a recurring schedule may have (inclusive); a policy tests may lower."""
+    scheduler_alive_file: str | None = _var("NAQ_SCHEDULER_ALIVE_FILE", None, _optional_text)
+    """File a scheduler refreshes every tick for ``naq-scheduler --check`` (unset: none; the
+    ``naq-scheduler`` command line then uses ``<tmp>/naq-scheduler.alive``)."""
     # storage
     replicas: int = _var("NAQ_REPLICAS", 1, _int, _between(1, 5))
     queue_max_bytes: int = _var("NAQ_QUEUE_MAX_BYTES", GIB, _int, _byte_limit)

@@ -2,7 +2,9 @@
 
 Run two or three for high availability: exactly one leads (see ``_leader``), the others keep the
 same in-memory view from the KV watch and take over within ``lock_ttl`` + one poll after a crash,
-or within one poll after a clean stop. SIGTERM/SIGINT stop it and release the lock.
+or within one poll after a clean stop. SIGTERM/SIGINT stop it and release the lock. With
+``NAQ_SCHEDULER_ALIVE_FILE`` set, each tick refreshes that file for ``naq-scheduler --check``
+(see ``_health``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from naq.client.runtime import (
 from naq.protocol import ConfigurationError, ScheduleRecord, Settings, SystemEventKind, resources
 from naq.protocol.ids import process_id, validate_token
 from naq.scheduler._firing import Firer
+from naq.scheduler._health import AliveFile
 from naq.scheduler._leader import LeaderLock
 from naq.scheduler._view import ScheduleView
 
@@ -59,7 +62,8 @@ class Scheduler:
 
     Arguments override the ``NAQ_*`` settings: ``poll_interval`` (``NAQ_SCHEDULER_POLL_INTERVAL``),
     ``lock_ttl`` and ``renew_interval`` (``NAQ_SCHEDULER_LOCK_TTL`` /
-    ``NAQ_SCHEDULER_LOCK_RENEW_INTERVAL``). ``enable_ha=False`` skips the leader lock: run only
+    ``NAQ_SCHEDULER_LOCK_RENEW_INTERVAL``), ``alive_file`` (``NAQ_SCHEDULER_ALIVE_FILE``: a file
+    refreshed every tick, for health checks). ``enable_ha=False`` skips the leader lock: run only
     one such scheduler, or runs may be enqueued by several.
     """
 
@@ -73,12 +77,14 @@ class Scheduler:
         renew_interval: float | None = None,
         *,
         settings: Settings | None = None,
+        alive_file: str | None = None,
     ) -> None:
         base = resolve_settings(nats_url, settings)
         overrides = {
             "scheduler_poll_interval": poll_interval,
             "scheduler_lock_ttl": lock_ttl,
             "scheduler_lock_renew_interval": renew_interval,
+            "scheduler_alive_file": alive_file,
         }
         self.settings = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
         self.instance_id = _check_instance_id(instance_id or process_id())
@@ -91,6 +97,8 @@ class Scheduler:
         self._running = False
         self._stopping: asyncio.Event | None = None
         self._watch: KeyWatch | None = None
+        path = self.settings.scheduler_alive_file
+        self._alive = AliveFile(path) if path else None
 
     def __repr__(self) -> str:
         return f"Scheduler(instance_id={self.instance_id!r}, enable_ha={self.enable_ha})"
@@ -151,6 +159,8 @@ class Scheduler:
             self.settings.min_schedule_interval,
         )
         self._running = True
+        if self._alive is not None:
+            self._alive.start()
         logger.info(
             "scheduler {} started with {} schedule(s) (poll {} s, lock ttl {} s)",
             self.instance_id,
@@ -211,6 +221,8 @@ class Scheduler:
                     logger.warning("error firing a schedule: {}", exc)
 
         while not stopping.is_set():
+            if self._alive is not None:
+                self._alive.touch()
             # Cleared before looking, so an entry that arrives meanwhile still wakes the sleep.
             self.view.changed.clear()
             if self.is_leader:
@@ -238,6 +250,8 @@ class Scheduler:
 
     async def _shutdown(self) -> None:
         self._running = False
+        if self._alive is not None:  # first: a stopping scheduler is no longer healthy
+            self._alive.remove()
         if self.lock is not None and self.lock.revision is not None:
             await self.lock.release()
         await self._leadership_changed(False, "stopped")

@@ -1,7 +1,9 @@
 """``naq-worker QUEUE...`` (also ``naq worker QUEUE...``): run a worker until SIGTERM/SIGINT.
 
 Exit codes: 0 stopped cleanly (or --burst drained its queues); 3 NATS unreachable; 4 bad settings
-or hooks; see naq.client's command line for the rest.
+or hooks; see naq.client's command line for the rest. ``--check`` (a container's health check)
+exits 0 if this host's worker (or ``--name``'s) has a live registry record, 1 if not, 3 if NATS
+cannot be reached.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import typer
 
 from naq.client.runtime import (
     EXIT_CONFIG,
+    EXIT_FAILED,
     TYPER_SETTINGS,
     LogLevelOption,
     NatsUrlOption,
@@ -22,6 +25,7 @@ from naq.client.runtime import (
     run_command,
 )
 from naq.protocol import resolve_ref
+from naq.worker._health import check_worker
 from naq.worker._worker import Worker
 
 __all__ = ["app", "main", "worker_command"]
@@ -77,10 +81,26 @@ def worker_command(
             "--import-cwd/--no-import-cwd", help="Import job modules and hooks from the current directory too."
         ),
     ] = True,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Health check, then exit: 0 if this worker has a live heartbeat record, 1 if not, 3 if NATS "
+            "is unreachable. The worker is found by --name, else by hostname (one worker per container: a "
+            "worker is one process). QUEUES and the other options are ignored.",
+        ),
+    ] = False,
     nats_url: NatsUrlOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    """Run a worker on QUEUES until SIGTERM/SIGINT (a second signal stops at once)."""
+    """Run a worker on QUEUES until SIGTERM/SIGINT (a second signal stops at once).
+
+    A worker is one process (there is no multi-process mode): run one per container and scale
+    the containers.
+    """
+    if check:
+        _check(name, nats_url, log_level)
+        return
     settings = cli_settings(nats_url, log_level)
     if import_cwd:  # before the hooks load: they are the user's modules too
         _import_from_cwd()
@@ -104,6 +124,16 @@ def worker_command(
         raise typer.Exit(EXIT_CONFIG) from None
 
     run_command(closing(worker.run()))
+
+
+def _check(name: str | None, nats_url: str | None, log_level: str | None) -> None:
+    # Quiet unless asked: a health check's output is its one line (docker keeps it in the state).
+    settings = cli_settings(nats_url, log_level or "ERROR")
+    healthy, reason = run_command(closing(check_worker(settings, name)))
+    if not healthy:
+        typer.echo(f"naq-worker: unhealthy: {reason}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(f"naq-worker: healthy: {reason}")
 
 
 app = typer.Typer(name="naq-worker", help="Run a naq worker.", add_completion=False, **TYPER_SETTINGS)
