@@ -56,7 +56,8 @@ async def test_check_passes_while_the_scheduler_runs_and_fails_once_it_stopped(
     assert not alive.exists()  # a clean stop removes it
     stopped = await run_check("naq-scheduler", "--alive-file", str(alive), env=naq_env)
     assert stopped.code == 1, stopped
-    assert stopped.err.count("\n") == 1 and "no alive file" in stopped.err, stopped
+    assert stopped.err.count("\n") == 1, stopped
+    assert "no alive file" in stopped.err, stopped
 
 
 async def test_check_fails_at_once_for_a_killed_scheduler(
@@ -110,7 +111,8 @@ def test_a_file_left_by_a_process_that_is_gone_fails(tmp_path: Path) -> None:
     alive = tmp_path / "a.alive"
     alive.write_text(ended.stdout.decode(), encoding="ascii")
     healthy, reason = check_alive_file(alive, STALE)
-    assert not healthy and "is gone" in reason
+    assert not healthy
+    assert "is gone" in reason
 
 
 def test_an_old_file_of_a_live_process_fails_and_a_touch_makes_it_pass(tmp_path: Path) -> None:
@@ -120,7 +122,8 @@ def test_an_old_file_of_a_live_process_fails_and_a_touch_makes_it_pass(tmp_path:
     old = time.time() - STALE - 5
     os.utime(alive.path, (old, old))
     healthy, reason = check_alive_file(alive.path, STALE)
-    assert not healthy and "stuck" in reason
+    assert not healthy
+    assert "stuck" in reason
     AliveFile(alive.path).touch()  # a first touch: no gap to wait for
     assert check_alive_file(alive.path, STALE)[0]
 
@@ -138,7 +141,8 @@ def test_a_file_holding_no_pid_fails(tmp_path: Path) -> None:
     alive = tmp_path / "d.alive"
     alive.write_text("not a pid\n", encoding="ascii")
     healthy, reason = check_alive_file(alive, STALE)
-    assert not healthy and "holds no pid" in reason
+    assert not healthy
+    assert "holds no pid" in reason
 
 
 def test_remove_leaves_another_process_file(tmp_path: Path) -> None:

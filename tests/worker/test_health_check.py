@@ -64,7 +64,8 @@ async def test_check_passes_while_the_worker_runs_and_fails_once_it_stopped(
     assert by_name.code == 0, by_name
     other = await run_check("naq-worker", "--name", "hc-other", env=naq_env)
     assert other.code == 1, other
-    assert other.err.count("\n") == 1 and "no heartbeat record of worker hc-other" in other.err, other
+    assert other.err.count("\n") == 1, other
+    assert "no heartbeat record of worker hc-other" in other.err, other
 
     assert ProcessGroup.stop(worker) == 0, processes.output(worker)[-4000:]
     stopped = await run_check("naq-worker", env=naq_env)
@@ -117,4 +118,5 @@ async def test_check_exits_3_when_nats_is_unreachable(naq_env: dict[str, str]) -
     env = {**naq_env, "NAQ_NATS_URL": f"nats://127.0.0.1:{_closed_port()}", "NAQ_NATS_CONNECT_TIMEOUT": "1"}
     checked = await run_check("naq-worker", env=env)
     assert checked.code == 3, checked
-    assert "cannot connect to NATS" in checked.err and checked.err.count("\n") == 1, checked
+    assert checked.err.count("\n") == 1, checked
+    assert "cannot connect to NATS" in checked.err, checked

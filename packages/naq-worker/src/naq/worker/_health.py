@@ -46,7 +46,9 @@ def _verdict(record: WorkerHeartbeat, hostname: str, ttl: float, now: float) -> 
     return None
 
 
-async def check_worker(settings: Settings, worker_id: str | None = None, hostname: str | None = None) -> tuple[bool, str]:
+async def check_worker(
+    settings: Settings, worker_id: str | None = None, hostname: str | None = None
+) -> tuple[bool, str]:
     """Whether the worker ``worker_id`` (default: any worker of ``hostname``, default this machine's)
     has a live heartbeat record, with the one-line reason; ``NaqConnectionError`` if NATS cannot be reached."""
     host = socket.gethostname() if hostname is None else hostname
