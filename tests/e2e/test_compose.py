@@ -121,6 +121,7 @@ async def test_the_demo_producer_gets_its_results_from_a_worker_run_as_compose_r
     # Compose's settings, with the test server in place of the compose network's NATS.
     env = {**naq_env, **worker["environment"], "NAQ_NATS_URL": naq_env["NAQ_NATS_URL"]}
     env["PYTHONPATH"] = ""  # only what the container has: its working directory, not the tests' harness
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # as the image sets it (and no __pycache__ left in docs/examples)
     started = processes.spawn(worker["command"][0], *worker["command"][1:], env=env, cwd=examples)
 
     command = producer["command"]
@@ -131,7 +132,7 @@ async def test_the_demo_producer_gets_its_results_from_a_worker_run_as_compose_r
         "--timeout",
         "30",
         cwd=examples,
-        env={**naq_env, **producer["environment"], "NAQ_NATS_URL": naq_env["NAQ_NATS_URL"], "PYTHONPATH": ""},
+        env={**env, **producer["environment"], "NAQ_NATS_URL": naq_env["NAQ_NATS_URL"]},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import importlib.util
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -134,7 +135,13 @@ def _help_problem(argv: tuple[str, ...], cwd: str) -> str | None:
         return f"{argv[0]!r} is not a console script installed in this environment"
     try:
         ran = subprocess.run(
-            [script, *argv[1:], "--help"], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+            [script, *argv[1:], "--help"],
+            cwd=cwd,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},  # no __pycache__ left in docs/examples
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return "--help did not finish within 60 s"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import tasks
-
 import naq.client
 from naq.client import Queue
+
+import tasks
 
 
 async def produce(jobs: int, timeout: float) -> None:
