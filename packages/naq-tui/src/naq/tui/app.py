@@ -1,0 +1,99 @@
+"""The monitor app: :func:`make_app` builds it over a :class:`~naq.tui.data.DataSource`.
+
+One background worker reads a snapshot at most once a second and hands it, with the connection
+state, to every open screen. A failed read is shown in the status bar (unreachable, with a hint)
+and retried on the next tick; it never ends the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Final
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from naq.client import NaqError
+from naq.tui.data import DataSource, NatsDataSource, Snapshot
+from naq.tui.screens import OverviewScreen, SchedulesScreen
+from naq.tui.screens.base import MonitorScreen
+from naq.tui.widgets.status_bar import ConnectionState
+
+__all__ = ["REFRESH_INTERVAL", "MonitorApp", "make_app"]
+
+REFRESH_INTERVAL: Final = 1.0
+"""Least seconds between the starts of two snapshot reads."""
+
+
+def _reason(exc: BaseException) -> str:
+    # One line: the status bar has room for the message, not for a traceback.
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, NaqError | OSError | TimeoutError) else f"{type(exc).__name__}: {text}"
+
+
+class MonitorApp(App[None]):
+    """The naq monitor. Build it with :func:`make_app`."""
+
+    CSS_PATH = "monitor.tcss"
+    TITLE = "naq monitor"
+    BINDINGS = [
+        Binding("s", "schedules", "Schedules"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, source: DataSource, *, read_only: bool = False) -> None:
+        super().__init__()
+        self.source = source
+        """Where the figures come from and where actions go."""
+        self.read_only = read_only
+        """True: no key changes anything (their bindings are hidden)."""
+        self.connection = ConnectionState(source.url)
+        """The state of the last read."""
+        self.snapshot: Snapshot | None = None
+        """The last snapshot read (kept while the server is unreachable)."""
+
+    def on_mount(self) -> None:
+        if self.read_only:
+            self.sub_title = "read-only"
+        self.push_screen(OverviewScreen())
+        self._refresh_loop()
+
+    async def on_unmount(self) -> None:
+        await self.source.close()
+
+    def action_schedules(self) -> None:
+        """Open the schedules screen (once)."""
+        if not isinstance(self.screen, SchedulesScreen):
+            self.push_screen(SchedulesScreen())
+
+    @work(exclusive=True, group="refresh")
+    async def _refresh_loop(self) -> None:
+        while True:  # until the app exits, which cancels this worker
+            started = time.monotonic()
+            await self._read_once()
+            await asyncio.sleep(max(0.0, REFRESH_INTERVAL - (time.monotonic() - started)))
+
+    async def _read_once(self) -> None:
+        try:
+            snapshot = await self.source.snapshot()
+        except Exception as exc:  # any failed read is a state to show, not a crash
+            self.connection = ConnectionState(
+                self.source.url, error=_reason(exc), updated_at=self.connection.updated_at
+            )
+        else:
+            self.snapshot = snapshot
+            self.connection = ConnectionState(self.source.url, connected=True, updated_at=snapshot.at)
+        for screen in self.screen_stack:
+            if isinstance(screen, MonitorScreen) and screen.is_mounted:
+                screen.show(self.connection, self.snapshot)
+
+
+def make_app(source: DataSource | str | None = None, *, read_only: bool = False) -> MonitorApp:
+    """The monitor over ``source``: a :class:`DataSource`, or a NATS URL (``None``: ``NAQ_NATS_URL``)
+    read through :class:`NatsDataSource`. ``read_only`` hides and refuses every key that changes
+    something (pausing or resuming a schedule)."""
+    if source is None or isinstance(source, str):
+        source = NatsDataSource(source)
+    return MonitorApp(source, read_only=read_only)

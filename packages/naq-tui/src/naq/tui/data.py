@@ -1,0 +1,158 @@
+"""The monitor's one door to naq: what the screens read and do, and its NATS implementation.
+
+Screens see a :class:`DataSource` (a small Protocol) and the :class:`Snapshot` it returns, never
+naq.client itself, so a screen can be driven by any source. :class:`NatsDataSource` builds on
+naq.client's public read API: workers and schedules come from live KV watches (one consumer
+each, kept open); queue figures are one-shot reads (no consumer) made once per snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import naq.client
+from naq.client import QueueStats, ScheduleRecord, ScheduleWatch, WorkerHeartbeat, WorkerWatch
+
+__all__ = ["DataSource", "NatsDataSource", "Snapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the screens show, read at :attr:`at` (Unix seconds)."""
+
+    queues: tuple[QueueStats, ...]
+    """Each queue's figures, by queue name."""
+    workers: tuple[WorkerHeartbeat, ...]
+    """The latest heartbeat of each live worker, by worker id."""
+    schedules: tuple[ScheduleRecord, ...]
+    """Every schedule and pending one-off job, soonest first."""
+    at: float
+
+
+class DataSource(Protocol):
+    """What the monitor needs from naq: one read of everything, and the actions its keys take."""
+
+    @property
+    def url(self) -> str:
+        """The server the source reads, as shown in the status bar."""
+        ...
+
+    async def snapshot(self) -> Snapshot:
+        """Read everything now; raises a ``naq.client.NaqError`` (or ``OSError``) when it cannot."""
+        ...
+
+    async def pause_schedule(self, schedule_id: str) -> bool:
+        """Pause a schedule; False if it is unknown."""
+        ...
+
+    async def resume_schedule(self, schedule_id: str) -> bool:
+        """Resume a paused (or failed) schedule; False if it is unknown."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the source holds (watches, connections)."""
+        ...
+
+
+class _Watched:
+    """A bucket watch kept open by a task; restarted by :meth:`ensure` once it has ended (a lost
+    connection ends it), so a monitor recovers when the server comes back."""
+
+    def __init__(self, open_watch: Callable[[], WorkerWatch | ScheduleWatch]) -> None:
+        self._open_watch = open_watch
+        self.watch: WorkerWatch | ScheduleWatch | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure(self) -> None:
+        if self._task is None or self._task.done():
+            self.watch = self._open_watch()
+            self._task = asyncio.create_task(self._follow(self.watch), name="naq-tui-watch")
+
+    async def _follow(self, watch: WorkerWatch | ScheduleWatch) -> None:
+        # The watch keeps its own view of the bucket current as it is iterated; nothing else to do.
+        with contextlib.suppress(naq.client.NaqError, OSError):
+            async with watch:
+                async for _ in watch:
+                    pass
+
+    @property
+    def ready(self) -> bool:
+        """True once the watch has delivered every key the bucket held when it started."""
+        return self.watch is not None and self.watch.ready and self._task is not None and not self._task.done()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.watch is not None:
+            with contextlib.suppress(naq.client.NaqError, OSError):
+                await self.watch.aclose()
+
+
+class NatsDataSource:
+    """A :class:`DataSource` reading the naq deployment at ``nats_url`` (``None``: ``NAQ_NATS_URL``).
+
+    Other settings (connect timeout, credentials, TLS) come from the ``NAQ_*`` environment, as
+    for naq.client's module-level API. Watches are opened on the first snapshot that reaches the
+    server, on the event loop that takes it.
+    """
+
+    def __init__(self, nats_url: str | None = None) -> None:
+        self._nats_url = nats_url
+        self._url = nats_url or ", ".join(naq.client.Settings.from_env().servers)
+        self._workers = _Watched(lambda: naq.client.watch_workers(nats_url))
+        self._schedules = _Watched(lambda: naq.client.watch_schedules(nats_url))
+
+    @property
+    def url(self) -> str:
+        """The server the source reads."""
+        return self._url
+
+    async def snapshot(self) -> Snapshot:
+        """Queue figures read now; workers and schedules as the watches see them (read once
+        directly while a watch is still starting)."""
+        at = time.time()
+        names = await naq.client.queues(self._nats_url)
+        self._workers.ensure()
+        self._schedules.ensure()
+        stats = await asyncio.gather(*(naq.client.queue_stats(name, self._nats_url) for name in names))
+        workers = await self._current_workers()
+        schedules = await self._current_schedules()
+        return Snapshot(tuple(stats), workers, schedules, at)
+
+    async def _current_workers(self) -> tuple[WorkerHeartbeat, ...]:
+        watch = self._workers.watch
+        if self._workers.ready and isinstance(watch, WorkerWatch):
+            beats = list(watch.workers.values())
+        else:
+            beats = await naq.client.list_workers(self._nats_url)
+        return tuple(sorted(beats, key=lambda beat: beat.worker_id))
+
+    async def _current_schedules(self) -> tuple[ScheduleRecord, ...]:
+        watch = self._schedules.watch
+        if self._schedules.ready and isinstance(watch, ScheduleWatch):
+            records = list(watch.schedules.values())
+        else:
+            records = await naq.client.list_scheduled_jobs(nats_url=self._nats_url)
+        return tuple(sorted(records, key=lambda r: (r.next_run_at, r.schedule_id)))
+
+    async def pause_schedule(self, schedule_id: str) -> bool:
+        """Pause ``schedule_id`` (:func:`naq.client.pause_scheduled_job`)."""
+        return await naq.client.pause_scheduled_job(schedule_id, self._nats_url)
+
+    async def resume_schedule(self, schedule_id: str) -> bool:
+        """Resume ``schedule_id`` (:func:`naq.client.resume_scheduled_job`)."""
+        return await naq.client.resume_scheduled_job(schedule_id, self._nats_url)
+
+    async def close(self) -> None:
+        """Close the watches, then this loop's naq connections."""
+        await self._workers.close()
+        await self._schedules.close()
+        await naq.client.close()
+
+

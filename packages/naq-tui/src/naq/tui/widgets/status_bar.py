@@ -1,0 +1,52 @@
+"""The status bar: which server, whether it answers, and when the figures were read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from textual.widgets import Static
+
+__all__ = ["UNREACHABLE_HINT", "ConnectionState", "StatusBar"]
+
+UNREACHABLE_HINT: Final = (
+    "is nats-server running there? `naq server` starts one; --nats-url or NAQ_NATS_URL picks another"
+)
+"""Shown beside an unreachable server's error: the two usual causes and their fixes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """The monitor's view of its server: reached at ``updated_at``, or failing with ``error``."""
+
+    url: str
+    connected: bool = False
+    error: str | None = None
+    """Why the last read failed (a one-line message, never a traceback)."""
+    updated_at: float | None = None
+    """When the figures shown were read (Unix seconds); ``None`` before the first read."""
+
+
+def _clock(at: float | None) -> str:
+    return "never" if at is None else datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S UTC")
+
+
+class StatusBar(Static):
+    """One line at the bottom of every screen; shows a :class:`ConnectionState`."""
+
+    DEFAULT_CSS = """
+    StatusBar { dock: bottom; height: auto; max-height: 3; padding: 0 1; background: $panel; }
+    StatusBar.-unreachable { background: $error 40%; }
+    """
+
+    def show(self, state: ConnectionState) -> None:
+        """Show ``state``'s state."""
+        if state.error is not None:
+            shown = f"unreachable: {state.error} ({UNREACHABLE_HINT})"
+        elif state.connected:
+            shown = "connected"
+        else:
+            shown = "connecting..."
+        self.set_class(state.error is not None, "-unreachable")
+        self.update(f"{state.url} | {shown} | updated {_clock(state.updated_at)}")

@@ -1,0 +1,128 @@
+"""Tables of the snapshot's queues, workers and schedules; each keys its rows by their id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from textual.widgets import DataTable
+
+from naq.client import QueueStats, ScheduleRecord, WorkerHeartbeat
+
+__all__ = ["QueuesTable", "SchedulesTable", "WorkersTable", "cadence"]
+
+Row = tuple[str, tuple[object, ...]]
+
+
+class _SnapshotTable(DataTable[object]):
+    """A table whose rows are replaced as a whole by each snapshot, the cursor kept on its row."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's own name)
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.add_columns(*self.COLUMNS)
+
+    def _replace(self, rows: Sequence[Row]) -> None:
+        selected = self.selected_key
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        keys = [key for key, _ in rows]
+        if selected in keys:
+            self.move_cursor(row=keys.index(selected))
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key (queue name, worker or schedule id) of the row under the cursor."""
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)  # None: too many to count (see QueueStats)
+
+
+class QueuesTable(_SnapshotTable):
+    """One row per queue: its :class:`~naq.client.QueueStats`."""
+
+    COLUMNS = ("queue", "pending", "in flight", "redelivered", "delayed", "parked", "failed", "workers", "oldest")
+
+    def show(self, queues: Sequence[QueueStats]) -> None:
+        """Show ``queues``."""
+        self._replace([(s.queue, _queue_cells(s)) for s in queues])
+
+
+def _queue_cells(stats: QueueStats) -> tuple[object, ...]:
+    age = stats.oldest_pending_age
+    return (
+        stats.queue,
+        stats.pending,
+        stats.in_flight,
+        stats.redelivered,
+        _count(stats.delayed),
+        _count(stats.parked),
+        stats.dead_lettered,
+        stats.workers,
+        "-" if age is None else f"{age:.0f}s",
+    )
+
+
+class WorkersTable(_SnapshotTable):
+    """One row per live worker: its latest heartbeat; the heartbeat's age is as of ``now``."""
+
+    COLUMNS = ("worker", "host", "pid", "status", "queues", "jobs", "processed", "failed", "heartbeat")
+
+    def show(self, workers: Sequence[WorkerHeartbeat], now: float) -> None:
+        """Show ``workers``, with heartbeat ages relative to ``now`` (Unix seconds)."""
+        self._replace([(w.worker_id, _worker_cells(w, now)) for w in workers])
+
+
+def _worker_cells(beat: WorkerHeartbeat, now: float) -> tuple[object, ...]:
+    return (
+        beat.worker_id,
+        beat.hostname,
+        beat.pid,
+        str(beat.status),
+        ", ".join(beat.queues),
+        f"{len(beat.current_jobs)}/{beat.concurrency}",
+        beat.processed,
+        beat.failed,
+        f"{max(0.0, now - beat.heartbeat_at):.0f}s ago",
+    )
+
+
+def cadence(record: ScheduleRecord) -> str:
+    """How a schedule repeats: its cron expression (and zone), its interval, or ``once``."""
+    if record.cron is not None:
+        return record.cron if record.cron_tz is None else f"{record.cron} ({record.cron_tz})"
+    if record.interval is not None:
+        return f"every {record.interval:g}s"
+    return "once"
+
+
+class SchedulesTable(_SnapshotTable):
+    """One row per schedule or pending one-off job."""
+
+    COLUMNS = ("schedule", "function", "queue", "cron / interval", "next run (UTC)", "runs", "status")
+
+    def show(self, schedules: Sequence[ScheduleRecord]) -> None:
+        """Show ``schedules``."""
+        self._replace([(r.schedule_id, _schedule_cells(r)) for r in schedules])
+
+
+def _schedule_cells(record: ScheduleRecord) -> tuple[object, ...]:
+    next_run = datetime.fromtimestamp(record.next_run_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        record.schedule_id,
+        record.job.function,
+        record.job.queue,
+        cadence(record),
+        next_run,
+        record.runs,
+        str(record.status),
+    )
