@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 
 HOOK = Path(__file__).resolve().parent.parent / "docs" / "hooks" / "cli_reference.py"
-PROGRAMS = ["naq", "naq-worker", "naq-scheduler"]
+PROGRAMS = ["naq", "naq-worker", "naq-scheduler", "naq-tui"]
 
 
 def _hook() -> ModuleType:

@@ -252,11 +252,12 @@ EXPORTED: dict[str, frozenset[str]] = {
             "__version__",
         }
     ),
-    "naq.tui": frozenset(
-        {
-            "__version__",
-        }
-    ),
+    "naq.tui": frozenset({"__version__", "make_app"}),
+    "naq.tui.app": frozenset({"REFRESH_INTERVAL", "MonitorApp", "make_app"}),
+    "naq.tui.cli": frozenset({"app", "main", "tui_command"}),
+    "naq.tui.data": frozenset({"DataSource", "NatsDataSource", "Snapshot"}),
+    "naq.tui.screens": frozenset({"OverviewScreen", "SchedulesScreen"}),
+    "naq.tui.widgets": frozenset({"QueuesTable", "SchedulesTable", "StatusBar", "WorkersTable"}),
 }
 
 

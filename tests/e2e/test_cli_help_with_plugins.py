@@ -1,5 +1,5 @@
-"""``naq worker --help`` and ``naq scheduler --help``: the installed packages' commands under ``naq``,
-run as a user runs them (the console script, an 80-column terminal)."""
+"""``naq worker --help``, ``naq scheduler --help``, ``naq tui --help``: the installed packages' commands
+under ``naq``, run as a user runs them (the console script, an 80-column terminal)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ import typer
 from harness.cli_help import COLUMNS, page_problems
 from harness.processes import console_script
 from naq.scheduler import cli as scheduler_cli
+from naq.tui import cli as tui_cli
 from naq.worker import cli as worker_cli
 
 
-@pytest.mark.parametrize(("command", "app"), [("worker", worker_cli.app), ("scheduler", scheduler_cli.app)])
+@pytest.mark.parametrize(
+    ("command", "app"), [("worker", worker_cli.app), ("scheduler", scheduler_cli.app), ("tui", tui_cli.app)]
+)
 def test_plugin_commands_read_whole_at_80_columns(command: str, app: typer.Typer) -> None:
     env = {**os.environ, "COLUMNS": str(COLUMNS), "TERMINAL_WIDTH": str(COLUMNS)}
     ran = subprocess.run(

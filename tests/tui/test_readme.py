@@ -1,15 +1,18 @@
-"""The naq-tui README offers only what exists: while the package ships no ``naq-tui`` command, it
-says so, and the commands it points to instead are real."""
+"""The naq-tui README offers only what exists: every command it shows is installed and takes the
+options it names, and each key it documents is bound on its screen."""
 
 from __future__ import annotations
 
-import shutil
-import sysconfig
+import re
 from pathlib import Path
 
+import typer
 from typer.testing import CliRunner
 
-from naq.client import cli
+from naq.client import cli as naq_cli
+from naq.tui import cli as tui_cli
+from naq.tui.app import MonitorApp
+from naq.tui.screens import SchedulesScreen
 
 README = Path(__file__).parents[2] / "packages" / "naq-tui" / "README.md"
 
@@ -18,18 +21,43 @@ def _console_lines() -> list[list[str]]:
     return [line[2:].split() for line in README.read_text().splitlines() if line.startswith("$ ")]
 
 
-def test_the_readme_does_not_offer_a_monitor_that_is_not_there() -> None:
-    text = README.read_text()
-    if shutil.which("naq-tui", path=sysconfig.get_path("scripts")) is None:
-        assert "not written yet" in text.lower()
-        assert not any(words[:3] == ["pip", "install", "naq-tui"] for words in _console_lines())
-        assert not any(words[0] == "naq-tui" for words in _console_lines())
+def _naq_with_plugins() -> typer.Typer:
+    root = typer.Typer(name="naq")
+    root.callback()(lambda: None)
+    for command in naq_cli.app.registered_commands:
+        root.registered_commands.append(command)
+    for group in naq_cli.app.registered_groups:
+        root.registered_groups.append(group)
+    naq_cli.add_plugins(root)
+    return root
 
 
-def test_the_commands_the_readme_points_to_exist() -> None:
-    lines = _console_lines()
-    assert lines
+def test_the_commands_the_readme_shows_exist_with_their_options() -> None:
+    lines = [words for words in _console_lines() if words[0] != "pip"]
+    assert ["naq-tui", "--nats-url", "nats://localhost:4222"] in lines
+    runner = CliRunner()
     for words in lines:
-        assert words[0] == "naq", words
-        ran = CliRunner().invoke(cli.app, [words[1], "--help"])
+        if words[0] == "naq-tui":
+            ran = runner.invoke(tui_cli.app, ["--help"])
+        else:
+            assert words[0] == "naq", words
+            ran = runner.invoke(_naq_with_plugins(), [*words[1:2], "--help"])
         assert ran.exit_code == 0, (words, ran.output)
+        for option in (w for w in words if w.startswith("--")):
+            assert option in ran.output, (words, option)
+
+
+def test_the_options_and_commands_named_in_prose_exist() -> None:
+    text = README.read_text()
+    tui_help = CliRunner().invoke(tui_cli.app, ["--help"]).output
+    for option in set(re.findall(r"`(--[a-z-]+)`", text)):
+        assert option in tui_help, option
+    assert "`naq tui`" in text
+    assert CliRunner().invoke(_naq_with_plugins(), ["tui", "--help"]).exit_code == 0
+
+
+def test_the_documented_keys_are_bound() -> None:
+    app_keys = {b.key for b in MonitorApp.BINDINGS if not isinstance(b, tuple)}
+    schedule_keys = {k for b in SchedulesScreen.BINDINGS if not isinstance(b, tuple) for k in b.key.split(",")}
+    assert {"s", "q"} <= app_keys
+    assert {"p", "r", "escape"} <= schedule_keys

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Final
+from typing import ClassVar, Final
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from naq.client import NaqError
 from naq.tui.data import DataSource, NatsDataSource, Snapshot
@@ -38,7 +38,7 @@ class MonitorApp(App[None]):
 
     CSS_PATH = "monitor.tcss"
     TITLE = "naq monitor"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "schedules", "Schedules"),
         Binding("q", "quit", "Quit"),
     ]

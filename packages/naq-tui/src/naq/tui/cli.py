@@ -6,12 +6,13 @@ server is not an exit: the monitor shows it and keeps retrying.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
 
 from naq.client import ConfigurationError, Settings
-from naq.client.runtime import EXIT_CONFIG, TYPER_SETTINGS, NatsUrlOption
+from naq.client.runtime import EXIT_CONFIG, TYPER_SETTINGS, NatsUrlOption, closing
 from naq.tui.app import make_app
 
 __all__ = ["app", "main", "tui_command"]
@@ -31,7 +32,8 @@ def tui_command(
     except ConfigurationError as exc:
         typer.echo(f"naq-tui: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
-    make_app(",".join(settings.servers), read_only=read_only).run()
+    monitor = make_app(",".join(settings.servers), read_only=read_only)
+    asyncio.run(closing(monitor.run_async()))
 
 
 app = typer.Typer(name="naq-tui", help="The naq monitor.", add_completion=False, **TYPER_SETTINGS)

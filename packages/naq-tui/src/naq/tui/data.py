@@ -150,9 +150,7 @@ class NatsDataSource:
         return await naq.client.resume_scheduled_job(schedule_id, self._nats_url)
 
     async def close(self) -> None:
-        """Close the watches, then this loop's naq connections."""
+        """Close the watches. The loop's naq connections are shared (with a worker running in the
+        same process, say), so they stay open: whoever runs the loop closes them."""
         await self._workers.close()
         await self._schedules.close()
-        await naq.client.close()
-
-

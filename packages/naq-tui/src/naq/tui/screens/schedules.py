@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Label
 
@@ -21,7 +23,7 @@ _CHANGES = frozenset({"pause", "resume"})
 class SchedulesScreen(MonitorScreen):
     """Every schedule and pending one-off job, soonest first."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pause", "Pause"),
         Binding("r", "resume", "Resume"),
         Binding("escape,o", "app.pop_screen", "Overview"),
@@ -40,9 +42,7 @@ class SchedulesScreen(MonitorScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide (and refuse) the schedule changes in read-only mode."""
-        if action in _CHANGES and self.monitor.read_only:
-            return False
-        return True
+        return not (action in _CHANGES and self.monitor.read_only)
 
     def action_pause(self) -> None:
         """Pause the selected schedule."""

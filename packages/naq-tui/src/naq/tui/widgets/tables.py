@@ -19,7 +19,7 @@ class _SnapshotTable(DataTable[object]):
 
     COLUMNS: tuple[str, ...] = ()
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's own name)
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
