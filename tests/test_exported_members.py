@@ -201,6 +201,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "kv_write_if",
             "park",
             "parked_on",
+            "pid_alive",
             "parked_record",
             "publish_acked",
             "publish_job",

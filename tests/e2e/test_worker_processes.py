@@ -17,7 +17,6 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ import pytest
 
 import naq.client
 from harness import jobs
-from harness.processes import ProcessGroup, console_script
+from harness.commands import Ran, run_script
+from harness.processes import ProcessGroup
 from harness.waiting import async_wait_for
 from harness.worker_processes import (
     consumer_state,
@@ -48,35 +48,9 @@ RESULTS_BUCKET = "naq_results"
 # --- helpers -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Ran:
-    """A finished command: exit code, stdout and stderr."""
-
-    code: int
-    out: str
-    err: str
-
-    def __str__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err[-4000:]}"
-
-
 async def run_cli(*args: str, env: Mapping[str, str], script: str = "naq", timeout: float = 30.0) -> Ran:
     """Run a console script to its end without blocking the event loop; fail after ``timeout``."""
-    process = await asyncio.create_subprocess_exec(
-        console_script(script),
-        *args,
-        env=dict(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()
-        await process.communicate()
-        raise AssertionError(f"{script} {' '.join(args)} did not finish within {timeout} s") from None
-    assert process.returncode is not None
-    return Ran(process.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+    return await run_script(script, *args, env=env, timeout=timeout)
 
 
 def run_pids(directory: Path, tag: str) -> list[int]:

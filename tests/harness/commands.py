@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from harness.processes import console_script
 
-__all__ = ["Ran", "run_naq", "run_python"]
+__all__ = ["Ran", "run_naq", "run_python", "run_script"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,11 @@ async def run_python(script: str, env: Mapping[str, str], timeout: float = 60.0)
     return await _run([sys.executable, "-c", script], env, timeout)
 
 
+async def run_script(script: str, *args: str, env: Mapping[str, str], timeout: float = 30.0) -> Ran:
+    """Run the console script ``script`` with ``args``; fail after ``timeout`` seconds."""
+    return await _run([console_script(script), *args], env, timeout)
+
+
 async def run_naq(*args: str, env: Mapping[str, str], timeout: float = 30.0) -> Ran:
     """Run the ``naq`` console script with ``args``; fail after ``timeout`` seconds."""
-    return await _run([console_script("naq"), *args], env, timeout)
+    return await run_script("naq", *args, env=env, timeout=timeout)

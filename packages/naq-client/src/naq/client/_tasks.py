@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-__all__ = ["stop_signals", "stop_task", "stop_tasks"]
+__all__ = ["pid_alive", "stop_signals", "stop_task", "stop_tasks"]
 
 _CANCEL_ROUNDS: Final = 20
 _ROUND_WAIT: Final = 0.5
@@ -53,3 +54,14 @@ def stop_signals(on_signal: Callable[[], None], install: bool = True) -> Iterato
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this host (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True

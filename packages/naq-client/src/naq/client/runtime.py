@@ -65,7 +65,7 @@ from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream, kv_value
 from naq.client._results import read_result_record
 from naq.client._schedule_store import delete_schedule, read_schedule, schedules_kv
-from naq.client._tasks import stop_signals, stop_task, stop_tasks
+from naq.client._tasks import pid_alive, stop_signals, stop_task, stop_tasks
 from naq.client._watch import KeyWatch
 
 __all__ = [
@@ -104,6 +104,7 @@ __all__ = [
     "parked_record",
     "release",
     # tasks and signals
+    "pid_alive",
     "stop_signals",
     "stop_task",
     "stop_tasks",

@@ -20,6 +20,7 @@ from typing import Final
 
 from loguru import logger
 
+from naq.client.runtime import pid_alive
 from naq.protocol import Settings
 
 __all__ = ["DEFAULT_ALIVE_FILE", "AliveFile", "check_alive_file", "stale_after"]
@@ -38,16 +39,6 @@ def stale_after(settings: Settings) -> float:
     """Seconds after which a file not refreshed means a dead or stuck scheduler: three ticks, at
     least :data:`_MIN_STALE` (a tick is the poll interval or the refresh gap, whichever is longer)."""
     return max(_MIN_STALE, 3 * max(settings.scheduler_poll_interval, _TOUCH_GAP))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
 
 
 class AliveFile:
@@ -114,7 +105,7 @@ def check_alive_file(path: str | os.PathLike[str], max_age: float) -> tuple[bool
         pid = int(text)
     except ValueError:
         return False, f"the alive file {file} holds no pid ({text[:40]!r})"
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False, f"the scheduler that wrote {file} (pid {pid}) is gone"
     if age > max_age:
         return False, f"the scheduler (pid {pid}) last ticked {age:.1f} s ago (more than {max_age:.0f} s): stuck"

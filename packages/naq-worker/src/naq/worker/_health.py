@@ -12,24 +12,14 @@ draining to stop, nor one whose last beat is older than the TTL (its event loop 
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 
 from naq.client import list_workers
+from naq.client.runtime import pid_alive
 from naq.protocol import Settings, WorkerHeartbeat, WorkerStatus
 
 __all__ = ["check_worker"]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
 
 
 def _verdict(record: WorkerHeartbeat, hostname: str, ttl: float, now: float) -> str | None:
@@ -39,7 +29,7 @@ def _verdict(record: WorkerHeartbeat, hostname: str, ttl: float, now: float) -> 
     # A pid and a clock mean something only on their own host (the check runs inside the worker's
     # container): there, a record is not taken on trust until the bucket expires it.
     if record.hostname == hostname:
-        if not _pid_alive(record.pid):
+        if not pid_alive(record.pid):
             return f"worker {record.worker_id} has a record but its process (pid {record.pid}) is gone"
         if now - record.heartbeat_at > ttl:
             return f"worker {record.worker_id} last beat {now - record.heartbeat_at:.1f} s ago (TTL {ttl:g} s): stuck"
