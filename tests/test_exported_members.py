@@ -256,9 +256,12 @@ EXPORTED: dict[str, frozenset[str]] = {
     "naq.tui": frozenset({"__version__", "make_app"}),
     "naq.tui.app": frozenset({"REFRESH_INTERVAL", "MonitorApp", "make_app"}),
     "naq.tui.cli": frozenset({"app", "main", "tui_command"}),
-    "naq.tui.data": frozenset({"DataSource", "NatsDataSource", "Snapshot"}),
-    "naq.tui.screens": frozenset({"OverviewScreen", "SchedulesScreen"}),
-    "naq.tui.widgets": frozenset({"QueuesTable", "SchedulesTable", "StatusBar", "WorkersTable"}),
+    "naq.tui.data": frozenset({"FAILED_LIMIT", "DataSource", "NatsDataSource", "Snapshot"}),
+    "naq.tui.dialogs": frozenset({"JobIdDialog"}),
+    "naq.tui.screens": frozenset({"FailedJobScreen", "FailedScreen", "JobScreen", "OverviewScreen", "SchedulesScreen"}),
+    "naq.tui.widgets": frozenset(
+        {"DetailText", "FailedTable", "QueuesTable", "SchedulesTable", "StatusBar", "WorkersTable"}
+    ),
 }
 
 

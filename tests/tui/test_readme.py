@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from naq.client import cli as naq_cli
 from naq.tui import cli as tui_cli
 from naq.tui.app import MonitorApp
-from naq.tui.screens import SchedulesScreen
+from naq.tui.screens import FailedJobScreen, FailedScreen, JobScreen, SchedulesScreen
 
 README = Path(__file__).parents[2] / "packages" / "naq-tui" / "README.md"
 
@@ -56,8 +56,18 @@ def test_the_options_and_commands_named_in_prose_exist() -> None:
     assert CliRunner().invoke(_naq_with_plugins(), ["tui", "--help"]).exit_code == 0
 
 
+def _keys(bindings: object) -> set[str]:
+    assert isinstance(bindings, list)
+    return {k for b in bindings if not isinstance(b, tuple) for k in b.key.split(",")}
+
+
 def test_the_documented_keys_are_bound() -> None:
-    app_keys = {b.key for b in MonitorApp.BINDINGS if not isinstance(b, tuple)}
-    schedule_keys = {k for b in SchedulesScreen.BINDINGS if not isinstance(b, tuple) for k in b.key.split(",")}
-    assert {"s", "q"} <= app_keys
-    assert {"p", "r", "escape"} <= schedule_keys
+    text = README.read_text()
+    for key in ("s", "f", "/", "q", "p", "r", "enter", "escape"):
+        assert f"`{key}`" in text, key
+    assert {"s", "f", "slash", "q"} <= _keys(MonitorApp.BINDINGS)
+    assert {"p", "r", "escape"} <= _keys(SchedulesScreen.BINDINGS)
+    # enter on a failed job is the table's own row selection, which the screen answers.
+    assert {"escape"} <= _keys(FailedScreen.BINDINGS)
+    assert hasattr(FailedScreen, "on_data_table_row_selected")
+    assert {"escape"} <= _keys(FailedJobScreen.BINDINGS) & _keys(JobScreen.BINDINGS)

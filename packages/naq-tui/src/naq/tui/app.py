@@ -17,7 +17,8 @@ from textual.binding import Binding, BindingType
 
 from naq.client import NaqError
 from naq.tui.data import DataSource, NatsDataSource, Snapshot
-from naq.tui.screens import OverviewScreen, SchedulesScreen
+from naq.tui.dialogs import JobIdDialog
+from naq.tui.screens import FailedScreen, JobScreen, OverviewScreen, SchedulesScreen
 from naq.tui.screens.base import MonitorScreen
 from naq.tui.widgets.status_bar import ConnectionState
 
@@ -40,6 +41,8 @@ class MonitorApp(App[None]):
     TITLE = "naq monitor"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "schedules", "Schedules"),
+        Binding("f", "failed", "Failed"),
+        Binding("slash", "lookup", "Job lookup", key_display="/"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -67,6 +70,20 @@ class MonitorApp(App[None]):
         """Open the schedules screen (once)."""
         if not isinstance(self.screen, SchedulesScreen):
             self.push_screen(SchedulesScreen())
+
+    def action_failed(self) -> None:
+        """Open the failed jobs screen (once)."""
+        if not isinstance(self.screen, FailedScreen):
+            self.push_screen(FailedScreen())
+
+    def action_lookup(self) -> None:
+        """Ask for a job id, then show what naq keeps about it."""
+        if not isinstance(self.screen, JobIdDialog):
+            self.push_screen(JobIdDialog(), self._show_job)
+
+    def _show_job(self, job_id: str | None) -> None:
+        if job_id is not None:
+            self.push_screen(JobScreen(job_id))
 
     @work(exclusive=True, group="refresh")
     async def _refresh_loop(self) -> None:

@@ -3,7 +3,8 @@
 Screens see a :class:`DataSource` (a small Protocol) and the :class:`Snapshot` it returns, never
 naq.client itself, so a screen can be driven by any source. :class:`NatsDataSource` builds on
 naq.client's public read API: workers and schedules come from live KV watches (one consumer
-each, kept open); queue figures are one-shot reads (no consumer) made once per snapshot.
+each, kept open); queue figures are one-shot reads (no consumer) made once per snapshot. The
+dead-letter queue and single jobs are read on demand, by the screens that show them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,23 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 import naq.client
-from naq.client import QueueStats, ScheduleRecord, ScheduleWatch, WorkerHeartbeat, WorkerWatch
+from naq.client import (
+    FailedEntry,
+    JobInfo,
+    QueueStats,
+    ScheduleRecord,
+    ScheduleWatch,
+    WorkerHeartbeat,
+    WorkerWatch,
+)
 
-__all__ = ["DataSource", "NatsDataSource", "Snapshot"]
+__all__ = ["FAILED_LIMIT", "DataSource", "NatsDataSource", "Snapshot"]
+
+FAILED_LIMIT: Final = 1000
+"""Most dead-letter records the failed jobs screen reads (and shows) at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,15 @@ class DataSource(Protocol):
 
     async def snapshot(self) -> Snapshot:
         """Read everything now; raises a ``naq.client.NaqError`` (or ``OSError``) when it cannot."""
+        ...
+
+    async def failed_jobs(self, limit: int) -> tuple[FailedEntry, ...]:
+        """At most ``limit`` dead-letter records, oldest first."""
+        ...
+
+    async def job_info(self, job_id: str) -> JobInfo:
+        """Everything naq keeps about ``job_id``; ``naq.client.JobNotFoundError`` if it has no
+        trace of it, ``ValueError`` if ``job_id`` is not a valid id."""
         ...
 
     async def pause_schedule(self, schedule_id: str) -> bool:
@@ -140,6 +161,23 @@ class NatsDataSource:
         else:
             records = await naq.client.list_scheduled_jobs(nats_url=self._nats_url)
         return tuple(sorted(records, key=lambda r: (r.next_run_at, r.schedule_id)))
+
+    async def failed_jobs(self, limit: int) -> tuple[FailedEntry, ...]:
+        """The first ``limit`` records :func:`naq.client.failed_jobs` yields (oldest first)."""
+        entries: list[FailedEntry] = []
+        if limit <= 0:
+            return ()
+        # Closed at once when the limit cuts it short, rather than whenever it is collected.
+        async with contextlib.aclosing(naq.client.failed_jobs(nats_url=self._nats_url)) as records:
+            async for entry in records:
+                entries.append(entry)
+                if len(entries) >= limit:
+                    break
+        return tuple(entries)
+
+    async def job_info(self, job_id: str) -> JobInfo:
+        """:func:`naq.client.job_info` of ``job_id``."""
+        return await naq.client.job_info(job_id, self._nats_url)
 
     async def pause_schedule(self, schedule_id: str) -> bool:
         """Pause ``schedule_id`` (:func:`naq.client.pause_scheduled_job`)."""

@@ -1,6 +1,8 @@
-"""The monitor's widgets: the tables of queues, workers and schedules, and the status bar."""
+"""The monitor's widgets: the tables of queues, workers, schedules and failed jobs, the status bar,
+and the plain text of a job's details."""
 
+from naq.tui.widgets.details import DetailText
 from naq.tui.widgets.status_bar import StatusBar
-from naq.tui.widgets.tables import QueuesTable, SchedulesTable, WorkersTable
+from naq.tui.widgets.tables import FailedTable, QueuesTable, SchedulesTable, WorkersTable
 
-__all__ = ["QueuesTable", "SchedulesTable", "StatusBar", "WorkersTable"]
+__all__ = ["DetailText", "FailedTable", "QueuesTable", "SchedulesTable", "StatusBar", "WorkersTable"]

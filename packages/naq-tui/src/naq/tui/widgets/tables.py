@@ -1,4 +1,5 @@
-"""Tables of the snapshot's queues, workers and schedules; each keys its rows by their id."""
+"""Tables of the snapshot's queues, workers and schedules, and of the dead-letter queue; each keys
+its rows by their id."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from datetime import UTC, datetime
 
 from textual.widgets import DataTable
 
-from naq.client import QueueStats, ScheduleRecord, WorkerHeartbeat
+from naq.client import FailedEntry, QueueStats, ScheduleRecord, WorkerHeartbeat
+from naq.protocol import FailedJobRecord
 
-__all__ = ["QueuesTable", "SchedulesTable", "WorkersTable", "cadence"]
+__all__ = ["FailedTable", "QueuesTable", "SchedulesTable", "WorkersTable", "cadence"]
 
 Row = tuple[str, tuple[object, ...]]
 
@@ -126,3 +128,45 @@ def _schedule_cells(record: ScheduleRecord) -> tuple[object, ...]:
         record.runs,
         str(record.status),
     )
+
+
+def _one_line(text: str, width: int = 80) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+class FailedTable(_SnapshotTable):
+    """One row per dead-letter record, newest first, keyed by its subject (unique in the stream);
+    :attr:`entries` maps each key back to its :class:`~naq.client.FailedEntry`."""
+
+    COLUMNS = ("id", "queue", "function", "error", "message", "failed at (UTC)", "attempts")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entries: dict[str, FailedEntry] = {}
+        """The records shown, by row key."""
+
+    def show(self, entries: Sequence[FailedEntry]) -> None:
+        """Show ``entries``, newest first."""
+        ordered = sorted(entries, key=lambda e: (-e.record.failed_at, e.subject))
+        self.entries = {entry.subject: entry for entry in ordered}
+        self._replace([(entry.subject, _failed_cells(entry)) for entry in ordered])
+
+    @property
+    def selected_entry(self) -> FailedEntry | None:
+        """The record under the cursor."""
+        key = self.selected_key
+        return None if key is None else self.entries.get(key)
+
+
+def _failed_cells(entry: FailedEntry) -> tuple[object, ...]:
+    record = entry.record
+    function: str
+    attempts: object
+    if isinstance(record, FailedJobRecord):
+        function, attempts = record.job.function, record.attempts
+    else:
+        function, attempts = "(undecodable message)", "-"
+    failed_at = datetime.fromtimestamp(record.failed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    error_type = record.error.type.rpartition(":")[2] or record.error.type
+    return (entry.id, entry.queue, function, error_type, _one_line(record.error.message), failed_at, attempts)
