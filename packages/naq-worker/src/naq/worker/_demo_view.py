@@ -53,6 +53,13 @@ class DemoBoard:
         for job in self.jobs:
             self.states.setdefault(job.job_id, JobStatus.QUEUED)
 
+    def _is_run(self, job_id: str) -> bool:
+        return job_id.startswith(f"{self.schedule_id}-r")
+
+    def runs_seen(self) -> int:
+        """Runs of the schedule seen so far (they join the board as their events arrive)."""
+        return sum(1 for job in self.jobs if self._is_run(job.job_id))
+
     def apply(self, event: EventRecord) -> None:
         """Move the jobs an event is about to the state it announces (a terminal state stays)."""
         state = _EVENT_STATES.get(event.kind)  # type: ignore[call-overload]
@@ -60,9 +67,9 @@ class DemoBoard:
             return
         for job_id in event.job_ids:
             if job_id not in self.states:
-                if not job_id.startswith(f"{self.schedule_id}-r"):
+                if not self._is_run(job_id):
                     continue  # not one of the demo's jobs
-                run = sum(1 for job in self.jobs if job.job_id.startswith(self.schedule_id)) + 1
+                run = self.runs_seen() + 1
                 self.jobs.append(DemoJob(f"every 1s {run}/{SCHEDULE_RUNS}", "tick()", JobStatus.COMPLETED, job_id))
             self.set_state(job_id, state)
             if state is JobStatus.RETRYING:
@@ -79,13 +86,11 @@ class DemoBoard:
 
     def done(self) -> bool:
         """Every job ended, and every run of the schedule was seen and ended."""
-        runs = sum(1 for job in self.jobs if job.job_id.startswith(f"{self.schedule_id}-r"))
-        return runs >= SCHEDULE_RUNS and not self.unfinished()
+        return self.runs_seen() >= SCHEDULE_RUNS and not self.unfinished()
 
     def live_table(self) -> Table:
         """The table shown while the demo runs."""
-        runs = sum(1 for job in self.jobs if job.job_id.startswith(f"{self.schedule_id}-r"))
-        total = len(self.jobs) + max(SCHEDULE_RUNS - runs, 0)  # runs not fired yet count as to come
+        total = len(self.jobs) + max(SCHEDULE_RUNS - self.runs_seen(), 0)  # runs not fired yet count as to come
         ended = len(self.jobs) - len(self.unfinished())
         title = f"naq demo: {ended}/{total} jobs ended, {time.monotonic() - self.began:.1f} s"
         table = Table(title=title, **_TABLE_LOOK)
@@ -118,7 +123,7 @@ class DemoBoard:
 
     def surprises(self, infos: dict[str, JobInfo]) -> list[str]:
         """What did not end as the demo expects (empty when everything did)."""
-        missing = SCHEDULE_RUNS - sum(1 for job in self.jobs if job.job_id.startswith(f"{self.schedule_id}-r"))
+        missing = SCHEDULE_RUNS - self.runs_seen()
         found = [f"{missing} run(s) of the schedule never came"] if missing > 0 else []
         for job in self.jobs:
             status = infos[job.job_id].status
