@@ -130,6 +130,7 @@ async def test_a_failed_job_is_in_failed_jobs_and_job_info_with_its_traceback(
 
     stats = await naq.client.queue_stats("failing", nats_url=url)
     assert (stats.dead_lettered, stats.pending, stats.in_flight, stats.consumers, stats.workers) == (1, 0, 0, 1, 0)
+    assert (stats.delivered, stats.acknowledged) == (1, 1), "one delivery, answered"
     assert "failing" in await naq.client.queues(url)
 
 

@@ -41,6 +41,12 @@ from naq.client._api import (
 )
 from naq.client._event_stream import EventStream
 from naq.client._failed import FailedEntry
+from naq.client._failed_api import (
+    delete_failed_job,
+    delete_failed_job_sync,
+    requeue_failed_job,
+    requeue_failed_job_sync,
+)
 from naq.client._job import Job
 from naq.client._job_info import JobInfo, JobLocation
 from naq.client._queue import Queue
@@ -156,6 +162,10 @@ __all__ = [
     "events",
     "failed_jobs",
     "failed_jobs_sync",
+    "requeue_failed_job",
+    "requeue_failed_job_sync",
+    "delete_failed_job",
+    "delete_failed_job_sync",
     "job_info",
     "job_info_sync",
     "queue_stats",

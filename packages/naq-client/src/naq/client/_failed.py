@@ -107,8 +107,11 @@ async def find_failed(connection: Connection, entry_id: str, queue: str | None =
     raise JobNotFoundError(f"no failed job {entry_id!r} in the dead-letter queue")
 
 
-async def _purge_subject(connection: Connection, subject: str) -> None:
-    await js_api(connection, f"STREAM.PURGE.{names.FAILED_JOBS_STREAM}", {"filter": subject})
+async def _purge_entry(connection: Connection, entry: FailedEntry) -> None:
+    # Up to the entry's own sequence only: a newer failure of the same job (recorded after the
+    # entry was listed) stays in the dead-letter queue.
+    request = {"filter": entry.subject, "seq": entry.sequence + 1}
+    await js_api(connection, f"STREAM.PURGE.{names.FAILED_JOBS_STREAM}", request)
 
 
 async def requeue_failed(connection: Connection, entry: FailedEntry) -> str:
@@ -124,14 +127,14 @@ async def requeue_failed(connection: Connection, entry: FailedEntry) -> str:
         bucket = await kv(connection, bucket_name)
         await bucket.purge(job.job_id)
     await publish_job(connection, job, MessagePurpose.REQUEUE, entry.sequence)
-    await _purge_subject(connection, entry.subject)
+    await _purge_entry(connection, entry)
     await publish_event(connection, EventKind.REQUEUED, job.queue, job.job_id)
     return job.job_id
 
 
 async def delete_failed(connection: Connection, entry: FailedEntry) -> None:
     """Remove a record from the dead-letter queue."""
-    await _purge_subject(connection, entry.subject)
+    await _purge_entry(connection, entry)
 
 
 def describe(entry: FailedEntry) -> dict[str, object]:

@@ -60,6 +60,12 @@ class QueueStats:
     """When the oldest pending job was put on the queue (``None`` if nothing is pending)."""
     at: float
     """When these figures were read."""
+    delivered: int = 0
+    """Deliveries the queue's consumer has made since it was created (redeliveries included);
+    a monitor's delivery rate is its change between two reads."""
+    acknowledged: int = 0
+    """Of those deliveries, how many lie below the consumer's acknowledgement floor (every one
+    up to it answered); its change between two reads is the queue's throughput."""
 
     @property
     def oldest_pending_age(self) -> float | None:
@@ -153,8 +159,11 @@ async def read_queue_stats(connection: Connection, queue: str) -> QueueStats:
         in_flight = int(consumer.get("num_ack_pending") or 0)
         redelivered = int(consumer.get("num_redelivered") or 0)
         delivered = int((consumer.get("delivered") or {}).get("stream_seq") or 0)
+        deliveries = int((consumer.get("delivered") or {}).get("consumer_seq") or 0)
+        acknowledged = int((consumer.get("ack_floor") or {}).get("consumer_seq") or 0)
     else:  # no worker ever served it: everything on its subject is pending
         pending, in_flight, redelivered, delivered = on_subject.get(subject, 0), 0, 0, 0
+        deliveries = acknowledged = 0
     oldest = await _oldest_pending(connection, subject, delivered) if pending else None
     return QueueStats(
         queue=queue,
@@ -168,4 +177,6 @@ async def read_queue_stats(connection: Connection, queue: str) -> QueueStats:
         workers=sum(1 for worker in workers if queue in worker.queues),
         oldest_pending_at=oldest,
         at=at,
+        delivered=deliveries,
+        acknowledged=acknowledged,
     )
