@@ -8,12 +8,16 @@ and retried on the next tick; it never ends the app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterable
+from functools import partial
 from typing import ClassVar, Final
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 from naq.client import NaqError
 from naq.tui.data import DataSource, NatsDataSource, Snapshot
@@ -56,6 +60,9 @@ class MonitorApp(App[None]):
         """The state of the last read."""
         self.snapshot: Snapshot | None = None
         """The last snapshot read (kept while the server is unreachable)."""
+        self.hidden_workers: set[str] = set()
+        """Lost workers the user hid (``h`` on the overview); one that beats again is shown again."""
+        self._wake = asyncio.Event()
 
     def on_mount(self) -> None:
         if self.read_only:
@@ -85,19 +92,36 @@ class MonitorApp(App[None]):
         if job_id is not None:
             self.push_screen(JobScreen(job_id))
 
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): Textual's own commands, then every action the keys of
+        the current screen can take now (in read-only mode, none that changes something)."""
+        yield from super().get_system_commands(screen)
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if active.enabled and binding.show and binding.action not in ("quit", "command_palette"):
+                run = partial(self.run_action, binding.action, active.node)
+                yield SystemCommand(binding.description, f"key {binding.key_display or key}", run)
+
+    def refresh_now(self) -> None:
+        """Read the figures again now, not at the next tick (after an action changed them)."""
+        self._wake.set()
+
     @work(exclusive=True, group="refresh")
     async def _refresh_loop(self) -> None:
         while True:  # until the app exits, which cancels this worker
             started = time.monotonic()
             await self._read_once()
-            await asyncio.sleep(max(0.0, REFRESH_INTERVAL - (time.monotonic() - started)))
+            left = max(0.0, REFRESH_INTERVAL - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+            self._wake.clear()
 
     async def _read_once(self) -> None:
         try:
             snapshot = await self.source.snapshot()
         except Exception as exc:  # any failed read is a state to show, not a crash
             self.connection = ConnectionState(
-                self.source.url, error=_reason(exc), updated_at=self.connection.updated_at
+                self.source.url, error=_reason(exc), updated_at=self.connection.updated_at, checked_at=time.time()
             )
         else:
             self.snapshot = snapshot
@@ -110,7 +134,7 @@ class MonitorApp(App[None]):
 def make_app(source: DataSource | str | None = None, *, read_only: bool = False) -> MonitorApp:
     """The monitor over ``source``: a :class:`DataSource`, or a NATS URL (``None``: ``NAQ_NATS_URL``)
     read through :class:`NatsDataSource`. ``read_only`` hides and refuses every key that changes
-    something (pausing or resuming a schedule)."""
+    something (purge, schedule and failed-job actions, cancelling a job)."""
     if source is None or isinstance(source, str):
         source = NatsDataSource(source)
     return MonitorApp(source, read_only=read_only)

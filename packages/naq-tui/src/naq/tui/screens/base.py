@@ -1,28 +1,73 @@
-"""What every monitor screen shares: the status bar and footer, and how a snapshot reaches it."""
+"""What every monitor screen shares: the app, the read-only rule for the keys that change
+something, confirmation, running a change in the background, and how a snapshot reaches it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import work
 from textual.screen import Screen
 
 from naq.tui.data import Snapshot
+from naq.tui.dialogs import ConfirmDialog
 from naq.tui.widgets import StatusBar
 from naq.tui.widgets.status_bar import ConnectionState
 
 if TYPE_CHECKING:
     from naq.tui.app import MonitorApp
 
-__all__ = ["MonitorScreen"]
+__all__ = ["MonitorScreen", "NaqScreen", "one_line"]
 
 
-class MonitorScreen(Screen[None]):
-    """A screen that shows the app's latest snapshot and connection state (see :meth:`show`)."""
+def one_line(exc: BaseException) -> str:
+    """An error as one line: its message, or its type when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class NaqScreen(Screen[None]):
+    """A monitor screen. Its actions named in :attr:`CHANGES` change something in naq: in
+    read-only mode their keys are hidden and refused."""
+
+    CHANGES: ClassVar[frozenset[str]] = frozenset()
+    """Names of this screen's actions that change something."""
 
     @property
     def monitor(self) -> MonitorApp:
         """The app, typed."""
         return cast("MonitorApp", self.app)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide (and refuse) the changes in read-only mode."""
+        return not (action in self.CHANGES and self.monitor.read_only)
+
+    def confirm_then(self, question: str, then: Callable[[], None], confirm: str = "Yes") -> None:
+        """Ask ``question``; call ``then`` only if the answer is yes."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmDialog(question, confirm), answered)
+
+    @work(group="changes")
+    async def run_change(self, what: str, call: Callable[[], Awaitable[str]]) -> None:
+        """Run ``call`` (which says what it did) in the background; its outcome, or why it
+        failed, is a notification. ``what`` names the change for the failure message."""
+        if self.monitor.read_only:  # a second guard, for a change reached other than by its key
+            self.notify(f"Read-only: did not {what}.", severity="warning")
+            return
+        try:
+            done = await call()
+        except Exception as exc:  # shown, never a traceback: the monitor keeps running
+            self.notify(f"Could not {what}: {one_line(exc)}", severity="error")
+            return
+        self.notify(done)
+        self.monitor.refresh_now()
+
+
+class MonitorScreen(NaqScreen):
+    """A screen that shows the app's latest snapshot and connection state (see :meth:`show`)."""
 
     def on_mount(self) -> None:
         # A screen opened between two reads shows the last one at once.

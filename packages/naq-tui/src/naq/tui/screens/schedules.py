@@ -1,10 +1,10 @@
-"""The schedules: each schedule's cadence, next run and status; pause and resume the selected one."""
+"""The schedules: each schedule's cadence, next run and status; pause, resume, run now, cancel."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -16,59 +16,82 @@ from naq.tui.widgets import SchedulesTable, StatusBar
 
 __all__ = ["SchedulesScreen"]
 
-_CHANGES = frozenset({"pause", "resume"})
-"""Actions that change a schedule: refused (and their keys hidden) in read-only mode."""
+
+def _found(schedule_id: str, done: str) -> Callable[[bool], str]:
+    missing = f"{schedule_id}: no such schedule (cancelled, or done?)"
+    return lambda found: f"{schedule_id}: {done}." if found else missing
 
 
 class SchedulesScreen(MonitorScreen):
-    """Every schedule and pending one-off job, soonest first."""
+    """Every schedule and pending one-off job, soonest first; the next run ticks with each read."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pause", "Pause"),
         Binding("r", "resume", "Resume"),
+        Binding("n", "run_now", "Run now"),
+        Binding("c", "cancel", "Cancel schedule"),
         Binding("escape,o", "app.pop_screen", "Overview"),
     ]
+    CHANGES = frozenset({"pause", "resume", "run_now", "cancel"})
 
     def compose(self) -> ComposeResult:
         with Vertical(id="schedules-pane", classes="pane"):
-            yield Label("Schedules", classes="pane-title")
+            yield Label("Schedules", id="schedules-title", classes="pane-title")
             yield SchedulesTable(id="schedules")
         yield StatusBar()
         yield Footer()
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
-        """Fill the table from ``snapshot``."""
-        self.query_one(SchedulesTable).show(snapshot.schedules)
+        """Fill the table from ``snapshot``, next runs relative to when it was read."""
+        count = len(snapshot.schedules)
+        self.query_one("#schedules-title", Label).update(f"Schedules ({count})" if count else "Schedules: none")
+        self.query_one(SchedulesTable).show(snapshot.schedules, snapshot.at)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide (and refuse) the schedule changes in read-only mode."""
-        return not (action in _CHANGES and self.monitor.read_only)
-
-    def action_pause(self) -> None:
-        """Pause the selected schedule."""
-        self._change("pause")
-
-    def action_resume(self) -> None:
-        """Resume the selected schedule."""
-        self._change("resume")
-
-    def _change(self, action: str) -> None:
+    def _selected(self) -> str | None:
         schedule_id = self.query_one(SchedulesTable).selected_key
         if schedule_id is None:
             self.notify("No schedule selected.", severity="warning")
-            return
-        self._apply(action, schedule_id)
+        return schedule_id
 
-    @work(group="schedule-changes")
-    async def _apply(self, action: str, schedule_id: str) -> None:
-        source = self.monitor.source
-        call = source.pause_schedule if action == "pause" else source.resume_schedule
-        try:
-            found = await call(schedule_id)
-        except Exception as exc:  # shown, never a traceback: the monitor keeps running
-            self.notify(f"Could not {action} {schedule_id}: {exc}", severity="error")
-            return
-        if found:
-            self.notify(f"{schedule_id}: {action}d.")
-        else:
-            self.notify(f"{schedule_id}: no such schedule (cancelled or done?).", severity="warning")
+    def _change(self, verb: str, done: str, call: Callable[[str], Awaitable[bool]]) -> None:
+        schedule_id = self._selected()
+        if schedule_id is not None:
+            self._apply(schedule_id, verb, done, call)
+
+    def _apply(self, schedule_id: str, verb: str, done: str, call: Callable[[str], Awaitable[bool]]) -> None:
+        said = _found(schedule_id, done)
+
+        async def change() -> str:
+            return said(await call(schedule_id))
+
+        self.run_change(f"{verb} {schedule_id}", change)
+
+    def action_pause(self) -> None:
+        """Pause the selected schedule."""
+        self._change("pause", "paused", self.monitor.source.pause_schedule)
+
+    def action_resume(self) -> None:
+        """Resume the selected schedule."""
+        self._change("resume", "resumed", self.monitor.source.resume_schedule)
+
+    def action_run_now(self) -> None:
+        """Enqueue one extra run of the selected schedule now."""
+        schedule_id = self._selected()
+        if schedule_id is not None:
+            source = self.monitor.source
+
+            async def run_now() -> str:
+                return f"{schedule_id}: enqueued a run now, job {await source.run_schedule_now(schedule_id)}."
+
+            self.run_change(f"run {schedule_id} now", run_now)
+
+    def action_cancel(self) -> None:
+        """Cancel the selected schedule for good, after a confirmation."""
+        schedule_id = self._selected()
+        if schedule_id is not None:
+            question = f"Cancel schedule {schedule_id!r} for good? It will not run again."
+            self.confirm_then(
+                question,
+                lambda: self._apply(schedule_id, "cancel", "cancelled", self.monitor.source.cancel_schedule),
+                "Cancel schedule",
+            )

@@ -8,12 +8,20 @@ from typing import Final
 
 from textual.widgets import Static
 
-__all__ = ["UNREACHABLE_HINT", "ConnectionState", "StatusBar"]
+__all__ = ["PERMISSION_HINT", "RECONNECT_GRACE", "UNREACHABLE_HINT", "ConnectionState", "StatusBar"]
 
 UNREACHABLE_HINT: Final = (
     "is nats-server running there? `naq server` starts one; --nats-url or NAQ_NATS_URL picks another"
 )
 """Shown beside an unreachable server's error: the two usual causes and their fixes."""
+
+PERMISSION_HINT: Final = (
+    "the server refused this user: it needs to read the naq streams and buckets (see docs: security)"
+)
+"""Shown beside a permission refusal."""
+
+RECONNECT_GRACE: Final = 15.0
+"""Seconds after the last good read during which a failing server shows as reconnecting, not lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,18 @@ class ConnectionState:
     """Why the last read failed (a one-line message, never a traceback)."""
     updated_at: float | None = None
     """When the figures shown were read (Unix seconds); ``None`` before the first read."""
+    checked_at: float | None = None
+    """When the failing read was tried."""
+
+    @property
+    def label(self) -> str:
+        """``connected``, ``connecting``, ``reconnecting`` (failing since a recent good read)
+        or ``lost``."""
+        if self.error is None:
+            return "connected" if self.connected else "connecting"
+        if self.updated_at is not None and (self.checked_at or 0.0) - self.updated_at <= RECONNECT_GRACE:
+            return "reconnecting"
+        return "lost"
 
 
 def _clock(at: float | None) -> str:
@@ -42,11 +62,9 @@ class StatusBar(Static):
 
     def show(self, state: ConnectionState) -> None:
         """Show ``state``'s state."""
+        shown = state.label
         if state.error is not None:
-            shown = f"unreachable: {state.error} ({UNREACHABLE_HINT})"
-        elif state.connected:
-            shown = "connected"
-        else:
-            shown = "connecting..."
+            hint = PERMISSION_HINT if "permission" in state.error.lower() else UNREACHABLE_HINT
+            shown = f"{shown}: {state.error} ({hint})"
         self.set_class(state.error is not None, "-unreachable")
         self.update(f"{state.url} | {shown} | updated {_clock(state.updated_at)}")

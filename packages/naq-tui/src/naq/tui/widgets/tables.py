@@ -3,15 +3,19 @@ its rows by their id."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 
 from textual.widgets import DataTable
 
 from naq.client import FailedEntry, QueueStats, ScheduleRecord, WorkerHeartbeat
 from naq.protocol import FailedJobRecord
+from naq.tui.rates import QueueRates
 
-__all__ = ["FailedTable", "QueuesTable", "SchedulesTable", "WorkersTable", "cadence"]
+__all__ = ["FailedTable", "QueuesTable", "SchedulesTable", "WorkersTable", "cadence", "relative", "sparkline"]
+
+_BARS = "▁▂▃▄▅▆▇█"
 
 Row = tuple[str, tuple[object, ...]]
 
@@ -49,17 +53,43 @@ def _count(value: int | None) -> str:
     return "?" if value is None else str(value)  # None: too many to count (see QueueStats)
 
 
+def sparkline(values: Sequence[float], width: int = 20) -> str:
+    """The last ``width`` values as bars scaled to their largest (all low when every one is 0)."""
+    shown = list(values)[-width:]
+    top = max(shown, default=0.0)
+    if top <= 0:
+        return _BARS[0] * len(shown)
+    return "".join(_BARS[min(len(_BARS) - 1, int(value / top * (len(_BARS) - 1) + 0.5))] for value in shown)
+
+
+def _rate(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
 class QueuesTable(_SnapshotTable):
-    """One row per queue: its :class:`~naq.client.QueueStats`."""
+    """One row per queue: its :class:`~naq.client.QueueStats` and its rates over the last minute."""
 
-    COLUMNS = ("queue", "pending", "in flight", "redelivered", "delayed", "parked", "failed", "workers", "oldest")
+    COLUMNS = (
+        "queue",
+        "pending",
+        "in flight",
+        "redelivered",
+        "delayed",
+        "parked",
+        "failed",
+        "workers",
+        "oldest",
+        "done/s",
+        "failed/s",
+        "throughput (last minute)",
+    )
 
-    def show(self, queues: Sequence[QueueStats]) -> None:
-        """Show ``queues``."""
-        self._replace([(s.queue, _queue_cells(s)) for s in queues])
+    def show(self, queues: Sequence[QueueStats], rates: Mapping[str, QueueRates]) -> None:
+        """Show ``queues`` with their ``rates`` (by queue name; none yet: zeros)."""
+        self._replace([(s.queue, _queue_cells(s, rates.get(s.queue, QueueRates()))) for s in queues])
 
 
-def _queue_cells(stats: QueueStats) -> tuple[object, ...]:
+def _queue_cells(stats: QueueStats, rates: QueueRates) -> tuple[object, ...]:
     age = stats.oldest_pending_age
     return (
         stats.queue,
@@ -71,25 +101,29 @@ def _queue_cells(stats: QueueStats) -> tuple[object, ...]:
         stats.dead_lettered,
         stats.workers,
         "-" if age is None else f"{age:.0f}s",
+        _rate(rates.completed),
+        _rate(rates.failed),
+        sparkline(rates.throughput),
     )
 
 
 class WorkersTable(_SnapshotTable):
-    """One row per live worker: its latest heartbeat; the heartbeat's age is as of ``now``."""
+    """One row per worker: its latest heartbeat (the age as of ``now``); a lost one says so."""
 
     COLUMNS = ("worker", "host", "pid", "status", "queues", "jobs", "processed", "failed", "heartbeat")
 
-    def show(self, workers: Sequence[WorkerHeartbeat], now: float) -> None:
-        """Show ``workers``, with heartbeat ages relative to ``now`` (Unix seconds)."""
-        self._replace([(w.worker_id, _worker_cells(w, now)) for w in workers])
+    def show(self, workers: Sequence[WorkerHeartbeat], now: float, lost: AbstractSet[str] = frozenset()) -> None:
+        """Show ``workers``, heartbeat ages relative to ``now`` (Unix seconds), those in ``lost``
+        as lost."""
+        self._replace([(w.worker_id, _worker_cells(w, now, w.worker_id in lost)) for w in workers])
 
 
-def _worker_cells(beat: WorkerHeartbeat, now: float) -> tuple[object, ...]:
+def _worker_cells(beat: WorkerHeartbeat, now: float, lost: bool) -> tuple[object, ...]:
     return (
         beat.worker_id,
         beat.hostname,
         beat.pid,
-        str(beat.status),
+        "LOST" if lost else str(beat.status),
         ", ".join(beat.queues),
         f"{len(beat.current_jobs)}/{beat.concurrency}",
         beat.processed,
@@ -107,26 +141,57 @@ def cadence(record: ScheduleRecord) -> str:
     return "once"
 
 
+def relative(seconds: float) -> str:
+    """A time from now, coarse as a clock is read: ``in 5s``, ``in 3m 2s``, ``in 2h 5m``,
+    ``in 3d 4h``; a past one is ``5s late``."""
+    late = seconds < 0
+    left = round(abs(seconds))
+    parts: list[str] = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+        if len(parts) == 2:
+            break
+    text = " ".join(parts)
+    return f"{text} late" if late else f"in {text}"
+
+
 class SchedulesTable(_SnapshotTable):
-    """One row per schedule or pending one-off job."""
+    """One row per schedule or pending one-off job; the next run is also given relative to ``now``."""
 
-    COLUMNS = ("schedule", "function", "queue", "cron / interval", "next run (UTC)", "runs", "status")
+    COLUMNS = (
+        "schedule",
+        "function",
+        "queue",
+        "cron / interval",
+        "next run",
+        "next run (UTC)",
+        "runs",
+        "runs left",
+        "status",
+        "failures",
+    )
 
-    def show(self, schedules: Sequence[ScheduleRecord]) -> None:
-        """Show ``schedules``."""
-        self._replace([(r.schedule_id, _schedule_cells(r)) for r in schedules])
+    def show(self, schedules: Sequence[ScheduleRecord], now: float) -> None:
+        """Show ``schedules`` as of ``now`` (Unix seconds)."""
+        self._replace([(r.schedule_id, _schedule_cells(r, now)) for r in schedules])
 
 
-def _schedule_cells(record: ScheduleRecord) -> tuple[object, ...]:
+def _schedule_cells(record: ScheduleRecord, now: float) -> tuple[object, ...]:
     next_run = datetime.fromtimestamp(record.next_run_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    left = record.runs_left
     return (
         record.schedule_id,
         record.job.function,
         record.job.queue,
         cadence(record),
+        relative(record.next_run_at - now),
         next_run,
         record.runs,
+        "unlimited" if left is None else left,
         str(record.status),
+        record.failures,
     )
 
 

@@ -1,0 +1,91 @@
+"""The live event log: one line per event, rate-capped, filtered by queue, kind and function."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from textual.widgets import Log
+
+from naq.client import EventRecord
+
+__all__ = ["LINES_PER_SECOND", "EventFilter", "EventLog", "event_line"]
+
+LINES_PER_SECOND: Final = 50
+"""Most lines the log writes in a second; the rest are counted in an "N events skipped" line."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events the log shows; an unset field matches every event."""
+
+    queue: str | None = None
+    kind: str | None = None
+    function: str | None = None
+    """Matched against the event's ``data["function"]`` (only events that carry one match)."""
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> EventFilter:
+        """From the filter dialog's fields (``queue``, ``kind``, ``function``)."""
+        return cls(fields.get("queue"), fields.get("kind"), fields.get("function"))
+
+    def fields(self) -> dict[str, str]:
+        """The set fields, for the filter dialog."""
+        pairs = (("queue", self.queue), ("kind", self.kind), ("function", self.function))
+        return {name: value for name, value in pairs if value}
+
+    def matches(self, event: EventRecord) -> bool:
+        """Whether ``event`` passes (queue and kind are also filtered by the server)."""
+        return (
+            (self.queue is None or event.queue == self.queue)
+            and (self.kind is None or event.kind == self.kind)
+            and (self.function is None or event.data.get("function") == self.function)
+        )
+
+    def describe(self) -> str:
+        """The filter in a few words, for the pane's title."""
+        return ", ".join(f"{name}={value}" for name, value in self.fields().items()) or "all events"
+
+
+def event_line(event: EventRecord) -> str:
+    """One event as a line: time, queue, kind, job (or how many), worker, and error if any."""
+    at = datetime.fromtimestamp(event.at, UTC).strftime("%H:%M:%S")
+    ids = event.job_ids
+    jobs = ids[0] if len(ids) == 1 else f"{len(ids)} jobs" if ids else "-"
+    parts = [at, event.queue, event.kind, jobs]
+    if event.worker_id:
+        parts.append(f"worker {event.worker_id}")
+    function = event.data.get("function")
+    if isinstance(function, str):
+        parts.append(function)
+    error, error_type = event.data.get("error"), event.data.get("error_type")
+    if error or error_type:
+        kind = f"{str(error_type).rpartition(':')[2]}: " if error_type else ""
+        parts.append(f"{kind}{' '.join(str(error or '').split())[:80]}")
+    return "  ".join(parts)
+
+
+class EventLog(Log):
+    """The newest events (up to 500 lines), at most :data:`LINES_PER_SECOND` lines a second;
+    :meth:`tick` once a second writes how many were skipped and starts the next second's budget."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(max_lines=500, highlight=False, id=id)
+        self._written = 0
+        self._skipped = 0
+
+    def add(self, event: EventRecord) -> None:
+        """Write ``event``'s line, or count it as skipped when this second's budget is spent."""
+        if self._written >= LINES_PER_SECOND:
+            self._skipped += 1
+            return
+        self._written += 1
+        self.write_line(event_line(event))
+
+    def tick(self) -> None:
+        """End the current second: note the skipped events, reset the budget."""
+        if self._skipped:
+            self.write_line(f"... {self._skipped} events skipped (more than {LINES_PER_SECOND} a second)")
+        self._written = self._skipped = 0
