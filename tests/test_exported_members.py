@@ -260,11 +260,20 @@ EXPORTED: dict[str, frozenset[str]] = {
     "naq.tui": frozenset({"__version__", "make_app"}),
     "naq.tui.app": frozenset({"REFRESH_INTERVAL", "MonitorApp", "make_app"}),
     "naq.tui.cli": frozenset({"app", "main", "tui_command"}),
-    "naq.tui.data": frozenset({"FAILED_LIMIT", "DataSource", "NatsDataSource", "Snapshot"}),
-    "naq.tui.dialogs": frozenset({"JobIdDialog"}),
+    "naq.tui.data": frozenset({"FAILED_LIMIT", "LOST_LINGER", "DataSource", "NatsDataSource", "Snapshot"}),
+    "naq.tui.dialogs": frozenset({"ConfirmDialog", "FilterDialog", "JobIdDialog"}),
     "naq.tui.screens": frozenset({"FailedJobScreen", "FailedScreen", "JobScreen", "OverviewScreen", "SchedulesScreen"}),
     "naq.tui.widgets": frozenset(
-        {"DetailText", "FailedTable", "QueuesTable", "SchedulesTable", "StatusBar", "WorkersTable"}
+        {
+            "DetailText",
+            "EventFilter",
+            "EventLog",
+            "FailedTable",
+            "QueuesTable",
+            "SchedulesTable",
+            "StatusBar",
+            "WorkersTable",
+        }
     ),
 }
 

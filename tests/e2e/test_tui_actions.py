@@ -4,6 +4,7 @@ job after confirming; and read-only mode refusing each of them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -42,7 +43,7 @@ async def _fail_first_runs(
     url: str, run_worker: WorkerRunner, queue: str, directory: Path, count: int
 ) -> list[naq.client.Job]:
     """``count`` jobs that fail their first run (for good: no retries) and succeed when run again."""
-    directory.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     async with run_worker([queue], concurrency=4):
         jobs = [
             await naq.client.enqueue(

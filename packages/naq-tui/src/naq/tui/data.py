@@ -168,13 +168,16 @@ class _Watched:
 class NatsDataSource:
     """A :class:`DataSource` reading the naq deployment at ``nats_url`` (``None``: ``NAQ_NATS_URL``).
 
-    Other settings (connect timeout, credentials, TLS) come from the ``NAQ_*`` environment, as
-    for naq.client's module-level API. Watches are opened on the first snapshot that reaches the
-    server, on the event loop that takes it.
+    Other settings (connect timeout, credentials, TLS, the heartbeat interval that tells when a
+    worker is lost) come from the ``NAQ_*`` environment, as for naq.client's module-level API; a
+    worker whose registry entry expired stays listed as lost for ``lost_linger`` seconds.
+    Watches are opened on the first snapshot that reaches the server, on the event loop that
+    takes it.
     """
 
-    def __init__(self, nats_url: str | None = None) -> None:
+    def __init__(self, nats_url: str | None = None, *, lost_linger: float = LOST_LINGER) -> None:
         settings = naq.client.Settings.from_env(nats_url=nats_url)
+        self._lost_linger = lost_linger
         self._nats_url = nats_url
         self._url = nats_url or ", ".join(settings.servers)
         # Two heartbeats missed (and a second for the write): the worker is not answering.
@@ -203,7 +206,7 @@ class NatsDataSource:
         lost = {beat.worker_id for beat in live if at - beat.heartbeat_at > self._lapse}
         listed = {beat.worker_id: beat for beat in live}
         for worker_id, (beat, expired_at) in list(self._expired.items()):
-            if worker_id in listed or at - expired_at > LOST_LINGER:
+            if worker_id in listed or at - expired_at > self._lost_linger:
                 del self._expired[worker_id]  # back (a new heartbeat), or listed long enough
             else:
                 listed[worker_id] = beat
