@@ -59,19 +59,23 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-@contextlib.asynccontextmanager
-async def _served(tmp_path: Path, env: dict[str, str], *args: str) -> AsyncIterator[tuple[str, Path]]:
-    """``naq-tui --web --port P ARGS`` running; yields its page's URL once it answers, and its log."""
-    port = _free_port()
-    log_path = tmp_path / f"web-{port}.log"
+def _start(log_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [console_script("naq-tui"), "--web", "--port", str(port), *args],
+        return subprocess.Popen(
+            [console_script("naq-tui"), "--web", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # its own group: the monitors it starts are stopped with it
         )
+
+
+@contextlib.asynccontextmanager
+async def _served(tmp_path: Path, env: dict[str, str], *args: str) -> AsyncIterator[tuple[str, Path]]:
+    """``naq-tui --web --port P ARGS`` running; yields its page's URL once it answers, and its log."""
+    port = _free_port()
+    log_path = tmp_path / f"web-{port}.log"
+    process = _start(log_path, env, "--port", str(port), *args)
     url = f"http://127.0.0.1:{port}/"
     try:
         async with aiohttp.ClientSession() as session:
@@ -122,20 +126,20 @@ async def test_the_page_and_its_websocket_show_the_monitor(
     client_url: str, naq_env: dict[str, str], tmp_path: Path
 ) -> None:
     await naq.client.enqueue("harness.jobs:noop", queue_name="seen-on-the-web", nats_url=client_url)
-    async with _served(tmp_path, _web_env(naq_env), "--nats-url", client_url) as (url, log_path):
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url) as response:
-                page = await response.text()
-            assert "<title>naq monitor</title>" in page or ">naq monitor<" in page, page
-            assert "textual.js" in page, page  # textual-serve's page, with its terminal in the browser
-            found = _WS_URL.search(page)
-            assert found is not None, page
-            assert found.group(1) == f"ws://127.0.0.1:{url.rsplit(':', 1)[1].rstrip('/')}/ws"
-            async with session.ws_connect(f"{found.group(1)}?width=120&height=40") as ws:
-                screen = await _screen_until(ws, "Queues")
-                # The queue shows: the monitor reached the test server through the --nats-url given.
-                screen += await _screen_until(ws, "seen-on-the-web")
-                assert "Traceback" not in screen, log_path.read_text()
+    served = _served(tmp_path, _web_env(naq_env), "--nats-url", client_url)
+    async with served as (url, log_path), aiohttp.ClientSession() as session:
+        async with session.get(url) as response:
+            page = await response.text()
+        assert ">naq monitor<" in page, page
+        assert "textual.js" in page, page  # textual-serve's page, with its terminal in the browser
+        found = _WS_URL.search(page)
+        assert found is not None, page
+        assert found.group(1) == f"{url.replace('http:', 'ws:')}ws"
+        async with session.ws_connect(f"{found.group(1)}?width=120&height=40") as ws:
+            screen = await _screen_until(ws, "Queues")
+            # The queue shows: the monitor reached the test server through the --nats-url given.
+            screen += await _screen_until(ws, "seen-on-the-web")
+            assert "Traceback" not in screen, log_path.read_text()
 
 
 @pytest.mark.parametrize("allow_actions", [False, True], ids=["default", "allow-actions"])
@@ -143,8 +147,10 @@ async def test_the_page_is_read_only_unless_actions_are_allowed(
     client_url: str, naq_env: dict[str, str], tmp_path: Path, allow_actions: bool
 ) -> None:
     args = ["--nats-url", client_url, *(["--allow-actions"] if allow_actions else [])]
-    async with _served(tmp_path, _web_env(naq_env), *args) as (url, _log_path):
-        async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}ws?width=120&height=40") as ws:
+    served = _served(tmp_path, _web_env(naq_env), *args)
+    async with served as (url, _log_path), aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{url}ws?width=120&height=40")
+        try:
             await _screen_until(ws, "Queues")
             # A key, as the browser's terminal sends it: the schedules screen, whose footer lists its keys.
             await ws.send_str(json.dumps(["stdin", "s"]))
@@ -154,6 +160,8 @@ async def test_the_page_is_read_only_unless_actions_are_allowed(
             else:
                 assert "Pause" not in screen
                 assert "Resume" not in screen
+        finally:
+            await ws.close()
 
 
 def test_the_command_run_per_connection_is_read_only_unless_allowed() -> None:
