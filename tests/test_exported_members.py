@@ -259,13 +259,14 @@ EXPORTED: dict[str, frozenset[str]] = {
     ),
     "naq.tui": frozenset({"__version__", "make_app"}),
     "naq.tui.app": frozenset({"REFRESH_INTERVAL", "MonitorApp", "make_app"}),
-    "naq.tui.cli": frozenset({"app", "main", "tui_command"}),
+    "naq.tui.cli": frozenset({"app", "dashboard_command", "main", "tui_command"}),
     "naq.tui.data": frozenset({"FAILED_LIMIT", "DataSource", "NatsDataSource", "Snapshot"}),
     "naq.tui.dialogs": frozenset({"JobIdDialog"}),
     "naq.tui.screens": frozenset({"FailedJobScreen", "FailedScreen", "JobScreen", "OverviewScreen", "SchedulesScreen"}),
     "naq.tui.widgets": frozenset(
         {"DetailText", "FailedTable", "QueuesTable", "SchedulesTable", "StatusBar", "WorkersTable"}
     ),
+    "naq.tui.web": frozenset({"DEFAULT_HOST", "DEFAULT_PORT", "WEB_EXTRA", "WebError", "monitor_command", "serve"}),
 }
 
 

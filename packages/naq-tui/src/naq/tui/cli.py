@@ -21,11 +21,11 @@ from naq.tui.app import make_app
 __all__ = ["app", "dashboard_command", "main", "tui_command"]
 
 _NO_AUTH = "The page has no authentication: anyone who reaches the address sees the monitor."
-HostOption = Annotated[
+_HostOption = Annotated[
     str, typer.Option("--host", help="Address to serve the page on (0.0.0.0: every interface, mind --web's warning).")
 ]
-PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve the page on.")]
-AllowActionsOption = Annotated[
+_PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve the page on.")]
+_AllowActionsOption = Annotated[
     bool,
     typer.Option(
         "--allow-actions",
@@ -33,7 +33,7 @@ AllowActionsOption = Annotated[
         "read-only. There is no authentication: anyone who reaches the page may then act.",
     ),
 ]
-PublicUrlOption = Annotated[
+_PublicUrlOption = Annotated[
     str | None,
     typer.Option(
         "--public-url",
@@ -78,10 +78,10 @@ def tui_command(
             f"naq-tui[web]). {_NO_AUTH}",
         ),
     ] = False,
-    host: HostOption = web.DEFAULT_HOST,
-    port: PortOption = web.DEFAULT_PORT,
-    allow_actions: AllowActionsOption = False,
-    public_url: PublicUrlOption = None,
+    host: _HostOption = web.DEFAULT_HOST,
+    port: _PortOption = web.DEFAULT_PORT,
+    allow_actions: _AllowActionsOption = False,
+    public_url: _PublicUrlOption = None,
 ) -> None:
     """Watch queues, workers and schedules live; pause and resume schedules.
 
@@ -104,10 +104,10 @@ def tui_command(
 
 def dashboard_command(
     nats_url: NatsUrlOption = None,
-    host: HostOption = web.DEFAULT_HOST,
-    port: PortOption = web.DEFAULT_PORT,
-    allow_actions: AllowActionsOption = False,
-    public_url: PublicUrlOption = None,
+    host: _HostOption = web.DEFAULT_HOST,
+    port: _PortOption = web.DEFAULT_PORT,
+    allow_actions: _AllowActionsOption = False,
+    public_url: _PublicUrlOption = None,
 ) -> None:
     """Serve the monitor to browsers (naq-tui --web; needs naq-tui[web]), read-only unless
     --allow-actions.
