@@ -259,7 +259,7 @@ EXPORTED: dict[str, frozenset[str]] = {
     ),
     "naq.tui": frozenset({"__version__", "make_app"}),
     "naq.tui.app": frozenset({"REFRESH_INTERVAL", "MonitorApp", "make_app"}),
-    "naq.tui.cli": frozenset({"app", "main", "tui_command"}),
+    "naq.tui.cli": frozenset({"app", "dashboard_command", "main", "tui_command"}),
     "naq.tui.data": frozenset({"FAILED_LIMIT", "LOST_LINGER", "DataSource", "NatsDataSource", "Snapshot"}),
     "naq.tui.dialogs": frozenset({"ConfirmDialog", "FilterDialog", "JobIdDialog"}),
     "naq.tui.screens": frozenset({"FailedJobScreen", "FailedScreen", "JobScreen", "OverviewScreen", "SchedulesScreen"}),
@@ -275,6 +275,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "WorkersTable",
         }
     ),
+    "naq.tui.web": frozenset({"DEFAULT_HOST", "DEFAULT_PORT", "WEB_EXTRA", "WebError", "monitor_command", "serve"}),
 }
 
 

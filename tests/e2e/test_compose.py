@@ -1,12 +1,12 @@
-"""``compose.yaml`` and the images it builds, checked without a container engine (issue 11).
+"""``compose.yaml`` and the images it builds, checked without a container engine (issues 11, 12).
 
 Nothing can be built or run here, so the structure is what is checked (see
 :mod:`harness.compose_check`): the services, the variables, the Dockerfiles, and every command a
 container would run, which must be an installed console script accepting its options. Mutated
-copies show that the check fails on a misspelt command, a bad option, an unknown variable and a
-Dockerfile that runs as root. The demo's jobs then run for real: a worker started as the compose
-file starts it (its command, environment and working directory) runs what the demo producer
-enqueues, against the test server.
+copies show that the check fails on a misspelt command, a bad option, an unknown variable, a
+Dockerfile that runs as root, a monitor without a terminal and a dashboard that lets anyone act.
+The demo's jobs then run for real: a worker started as the compose file starts it (its command,
+environment and working directory) runs what the demo producer enqueues, against the test server.
 """
 
 from __future__ import annotations
@@ -90,6 +90,23 @@ def test_a_worker_that_cannot_scale_or_import_its_tasks_is_reported(tmp_path: Pa
     ]
 
 
+def test_a_monitor_without_a_terminal_or_a_dashboard_that_acts_for_anyone_is_reported(tmp_path: Path) -> None:
+    def exposed(data: dict[str, Any]) -> None:
+        services = data["services"]
+        del services["tui"]["tty"]
+        services["tui"]["profiles"] = ["demo"]
+        services["dashboard"]["command"] = [*services["dashboard"]["command"], "--allow-actions"]
+        services["dashboard"]["ports"] = ["8000:8000"]
+
+    problems = compose_problems(_mutated(tmp_path, exposed), REPO)
+    assert sorted(problems) == [
+        "service dashboard: --allow-actions on a page without authentication",
+        "service dashboard: port 8000:8000 is published beyond the host's loopback",
+        "service tui: not in the monitor profile",
+        "service tui: tty is not true (the monitor needs a terminal)",
+    ]
+
+
 def test_a_dockerfile_that_runs_as_root_without_a_health_check_is_reported() -> None:
     text = WORKER_DOCKERFILE.read_text(encoding="utf-8")
     assert dockerfile_problems(text, "worker") == []
@@ -107,7 +124,7 @@ def test_a_dockerfile_that_runs_as_root_without_a_health_check_is_reported() -> 
 
 
 def test_the_sdists_ship_their_dockerfiles() -> None:
-    for package in ("naq-worker", "naq-scheduler"):
+    for package in ("naq-worker", "naq-scheduler", "naq-tui"):
         pyproject = (REPO / "packages" / package / "pyproject.toml").read_text(encoding="utf-8")
         assert '"Dockerfile"]' in pyproject.split("[tool.hatch.build.targets.sdist]")[1], package
 

@@ -222,8 +222,9 @@ def _depends_healthy(service: Mapping[str, Any], on: str) -> bool:
 
 
 def _layout_problems(services: Mapping[str, Any]) -> list[str]:
-    """The services issue 11 asks for, set up as it asks."""
-    problems = [f"no service {name!r}" for name in ("nats", "worker", "scheduler", "producer") if name not in services]
+    """The services issues 11 and 12 ask for, set up as they ask."""
+    required = ("nats", "worker", "scheduler", "producer", "tui")
+    problems = [f"no service {name!r}" for name in required if name not in services]
     nats = services.get("nats") or {}
     image = str(nats.get("image", ""))
     if nats and not (image.startswith("nats:2.15") and "alpine" in image):
@@ -235,7 +236,7 @@ def _layout_problems(services: Mapping[str, Any]) -> list[str]:
     test = " ".join(_words((nats.get("healthcheck") or {}).get("test")) or [])
     if "/healthz?js-enabled-only=true" not in test:
         problems.append("service nats: the healthcheck does not ask /healthz?js-enabled-only=true")
-    for name in ("worker", "scheduler", "producer"):
+    for name in ("worker", "scheduler", "producer", "tui", "dashboard"):
         service = services.get(name) or {}
         if service and not _depends_healthy(service, "nats"):
             problems.append(f"service {name}: does not wait for nats to be healthy")
@@ -252,6 +253,28 @@ def _layout_problems(services: Mapping[str, Any]) -> list[str]:
         problems.append(f"service scheduler: deploy.replicas is {replicas!r}, not 2")
     if "demo" not in ((services.get("producer") or {}).get("profiles") or []):
         problems.append("service producer: not in the demo profile")
+    return problems + _monitor_problems(services)
+
+
+def _monitor_problems(services: Mapping[str, Any]) -> list[str]:
+    """The monitor (issue 12): ``tui`` in the monitor profile with a terminal; ``dashboard``, if
+    there, in that profile and read-only (its page has no authentication)."""
+    problems = []
+    for name in ("tui", "dashboard"):
+        service = services.get(name) or {}
+        if service and "monitor" not in (service.get("profiles") or []):
+            problems.append(f"service {name}: not in the monitor profile")
+    tui = services.get("tui") or {}
+    for key in ("tty", "stdin_open"):
+        if tui and tui.get(key) is not True:
+            problems.append(f"service tui: {key} is not true (the monitor needs a terminal)")
+    dashboard = services.get("dashboard") or {}
+    argv = (_words(dashboard.get("entrypoint")) or []) + (_words(dashboard.get("command")) or [])
+    if "--allow-actions" in argv:
+        problems.append("service dashboard: --allow-actions on a page without authentication")
+    for port in dashboard.get("ports") or []:
+        if not str(port.get("host_ip", "") if isinstance(port, Mapping) else port).startswith("127.0.0.1"):
+            problems.append(f"service dashboard: port {port} is published beyond the host's loopback")
     return problems
 
 
