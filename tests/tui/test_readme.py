@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from naq.client import cli as naq_cli
 from naq.tui import cli as tui_cli
 from naq.tui.app import MonitorApp
-from naq.tui.screens import FailedJobScreen, FailedScreen, JobScreen, SchedulesScreen
+from naq.tui.dialogs import ConfirmDialog
+from naq.tui.screens import FailedJobScreen, FailedScreen, JobScreen, OverviewScreen, SchedulesScreen
 
 README = Path(__file__).parents[2] / "packages" / "naq-tui" / "README.md"
 
@@ -63,11 +64,14 @@ def _keys(bindings: object) -> set[str]:
 
 def test_the_documented_keys_are_bound() -> None:
     text = README.read_text()
-    for key in ("s", "f", "/", "q", "p", "r", "enter", "escape"):
+    for key in ("s", "f", "/", "q", "p", "r", "n", "c", "x", "h", "F", "R", "d", "y", "enter", "escape"):
         assert f"`{key}`" in text, key
     assert {"s", "f", "slash", "q"} <= _keys(MonitorApp.BINDINGS)
-    assert {"p", "r", "escape"} <= _keys(SchedulesScreen.BINDINGS)
+    assert {"x", "h", "F"} <= _keys(OverviewScreen.BINDINGS)
+    assert {"p", "r", "n", "c", "escape"} <= _keys(SchedulesScreen.BINDINGS)
     # enter on a failed job is the table's own row selection, which the screen answers.
-    assert {"escape"} <= _keys(FailedScreen.BINDINGS)
+    assert {"r", "R", "d", "F", "escape"} <= _keys(FailedScreen.BINDINGS)
+    assert {"c"} <= _keys(JobScreen.BINDINGS)
+    assert {"y", "n", "escape"} <= _keys(ConfirmDialog.BINDINGS)
     assert hasattr(FailedScreen, "on_data_table_row_selected")
     assert {"escape"} <= _keys(FailedJobScreen.BINDINGS) & _keys(JobScreen.BINDINGS)
