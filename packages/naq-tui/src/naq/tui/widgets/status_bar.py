@@ -56,7 +56,7 @@ class StatusBar(Static):
     """One line at the bottom of every screen; shows a :class:`ConnectionState`."""
 
     DEFAULT_CSS = """
-    StatusBar { dock: bottom; height: auto; max-height: 3; padding: 0 1; background: $panel; }
+    StatusBar { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     StatusBar.-unreachable { background: $error 40%; }
     """
 
