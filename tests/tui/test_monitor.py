@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Label
 
 import naq.client
 from harness.waiting import async_wait_for
@@ -15,7 +15,8 @@ from naq.client import ScheduleStatus
 from naq.tui import make_app
 from naq.tui.app import MonitorApp
 from naq.tui.screens import OverviewScreen, SchedulesScreen
-from naq.tui.widgets import QueuesTable, SchedulesTable, StatusBar
+from naq.tui.screens.overview import NO_QUEUES_HINT
+from naq.tui.widgets import QueuesTable, SchedulesTable, StatusBar, WorkersTable
 from naq.tui.widgets.status_bar import UNREACHABLE_HINT
 
 SIZE = (120, 40)
@@ -121,3 +122,13 @@ async def test_an_unreachable_server_is_shown_with_a_hint(monkeypatch: pytest.Mo
         await pilot.press("s")
         await async_wait_for(lambda: "lost" in _status(app), timeout=10, what="lost on schedules")
         assert app.return_code is None
+
+
+async def test_a_server_without_naq_streams_is_a_clear_empty_state(client_url: str) -> None:
+    app = make_app(client_url)
+    async with app.run_test(size=SIZE):
+        await async_wait_for(lambda: "| connected |" in _status(app), timeout=10, what="connected")
+        title = str(app.screen.query_one("#queues-title", Label).render())
+        assert title == NO_QUEUES_HINT
+        assert app.screen.query_one(QueuesTable).row_count == 0
+        assert app.screen.query_one(WorkersTable).row_count == 0
