@@ -41,6 +41,8 @@ class Connection:
     """Caches of other modules (e.g. the queue stream's size), keyed by their owner."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Clean-ups of other modules (e.g. stopping a task they run for this connection), run by :meth:`close`."""
+    events: ConnectionEvents | None = None
+    """What nats-py reported about this connection (e.g. a permissions violation)."""
 
     @property
     def closed(self) -> bool:
@@ -119,7 +121,8 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
             f"cannot connect to NATS at {shown} within {settings.connect_timeout} s: {'; '.join(causes)}"
         ) from exc
     events.connected()
-    return Connection(nc=nc, js=nc.jetstream(publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING), settings=settings)
+    js = nc.jetstream(publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING)
+    return Connection(nc=nc, js=js, settings=settings, events=events)
 
 
 # Keyed by the whole Settings, not just the servers: resources are created from a connection's

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from typing import Final
 from urllib.parse import ParseResult
 
@@ -58,6 +59,10 @@ class ConnectionEvents:
         """Why connect attempts failed, until the first success."""
         self._server = "(unknown server)"
         self._connecting = True
+        self.refused: tuple[float, str] | None = None
+        """The last permissions violation the server reported (monotonic time, its words): the
+        server drops a refused request without an answer, so a request that times out looks
+        here for the reason."""
 
     def connected(self) -> None:
         """The first connect succeeded: remember the server, stop collecting causes."""
@@ -66,12 +71,23 @@ class ConnectionEvents:
         self._server = server_url(self.nc.connected_url if self.nc is not None else None)
 
     async def error(self, error: Exception) -> None:
-        """``error_cb``: keep the cause of a failed connect; later errors surface through the calls."""
+        """``error_cb``: keep the cause of a failed connect, and any permissions violation; later
+        errors surface through the calls."""
+        text = " ".join(str(error).split())
+        if "permissions violation" in text.lower():
+            self.refused = (time.monotonic(), text.removeprefix("nats: "))
         if not self._connecting:
             return
         cause = describe_connect_error(error)
         if cause not in self.causes and len(self.causes) < _MAX_CAUSES:
             self.causes.append(cause)
+
+    def refusal_since(self, since: float) -> str | None:
+        """The server's words for a permissions violation it reported at or after ``since``
+        (monotonic time), if any."""
+        if self.refused is not None and self.refused[0] >= since:
+            return self.refused[1]
+        return None
 
     async def disconnected(self) -> None:
         """``disconnected_cb``: nats-py also calls it when we close the connection ourselves."""

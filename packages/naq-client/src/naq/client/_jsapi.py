@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Final
 
 import nats.errors
@@ -29,11 +30,15 @@ class JetStreamAPIError(JetStreamError):
 
 async def js_api(connection: Connection, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Send ``$JS.API.<subject>`` with a JSON body and return the decoded reply."""
+    sent = time.monotonic()
     try:
         reply = await connection.nc.request(f"$JS.API.{subject}", json.dumps(body or {}).encode(), timeout=_API_TIMEOUT)
     except nats.errors.NoRespondersError as exc:
         raise NaqConnectionError("the NATS server has no JetStream (start it with -js)") from exc
     except nats.errors.TimeoutError as exc:
+        refusal = None if connection.events is None else connection.events.refusal_since(sent)
+        if refusal is not None:
+            raise NaqConnectionError(f"the NATS server refused this user: {refusal}") from exc
         raise NaqConnectionError(f"JetStream did not answer {subject} within {_API_TIMEOUT} s") from exc
     data = json.loads(reply.data)
     if "error" in data:
