@@ -50,6 +50,8 @@ class Terminal:
         """Bytes read from the process so far."""
         self.eof = False
         """True once the process closed its side of the terminal (it exited)."""
+        self.feed_seconds = 0.0
+        """Seconds spent in the emulator so far (a benchmark's share of a measured latency)."""
 
     def __enter__(self) -> Self:
         self.start()
@@ -108,7 +110,9 @@ class Terminal:
             if not chunk:
                 self.eof = True
                 break
+            fed = time.perf_counter()
             self._stream.feed(chunk)
+            self.feed_seconds += time.perf_counter() - fed
             total += len(chunk)
         self.received += total
         return total
