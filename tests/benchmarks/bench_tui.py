@@ -113,8 +113,8 @@ def produced(log: Path) -> tuple[float, int] | None:
     """The producer's last report: (seconds since it started, jobs enqueued)."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
         try:
-            report = json.loads(line)
-            return report["seconds"], report["enqueued"]
+            fields = json.loads(line)
+            return fields["seconds"], fields["enqueued"]
         except (ValueError, KeyError, TypeError):
             continue
     return None
