@@ -5,11 +5,13 @@ state on screen, never a traceback."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Label
 
 import naq.client
+from harness.servers import NatsServer
 from harness.waiting import async_wait_for
 from naq.client import ScheduleStatus
 from naq.tui import make_app
@@ -17,7 +19,7 @@ from naq.tui.app import MonitorApp
 from naq.tui.screens import OverviewScreen, SchedulesScreen
 from naq.tui.screens.overview import NO_QUEUES_HINT
 from naq.tui.widgets import QueuesTable, SchedulesTable, StatusBar, WorkersTable
-from naq.tui.widgets.status_bar import UNREACHABLE_HINT
+from naq.tui.widgets.status_bar import PERMISSION_HINT, UNREACHABLE_HINT
 
 SIZE = (120, 40)
 
@@ -132,3 +134,24 @@ async def test_a_server_without_naq_streams_is_a_clear_empty_state(client_url: s
         assert title == NO_QUEUES_HINT
         assert app.screen.query_one(QueuesTable).row_count == 0
         assert app.screen.query_one(WorkersTable).row_count == 0
+
+
+async def test_a_permission_refusal_is_shown_with_its_hint(tmp_path: Path) -> None:
+    config = tmp_path / "auth.conf"
+    config.write_text(
+        "authorization { users = [\n"
+        '  { user: watcher, password: secret, permissions: { publish: { deny: ["$JS.API.>"] } } }\n'
+        "] }\n"
+    )
+    with NatsServer(tmp_path / "server", cluster_args=("-c", str(config))) as server:
+        url = server.url.replace("nats://", "nats://watcher:secret@")
+        app = make_app(url)
+        try:
+            async with app.run_test(size=SIZE):
+                await async_wait_for(lambda: PERMISSION_HINT in _status(app), timeout=20, what="the refusal")
+                status = _status(app)
+                assert "refused this user: permissions violation" in status.lower()
+                assert "Traceback" not in status
+                assert app.is_running
+        finally:
+            await naq.client.close()
