@@ -8,6 +8,7 @@ from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from naq.client import FailedEntry, QueueStats, ScheduleRecord, WorkerHeartbeat
 from naq.protocol import FailedJobRecord
@@ -21,24 +22,48 @@ Row = tuple[str, tuple[object, ...]]
 
 
 class _SnapshotTable(DataTable[object]):
-    """A table whose rows are replaced as a whole by each snapshot, the cursor kept on its row."""
+    """A table shown anew by each snapshot, changed in place: rows that went are removed, new
+    ones added, and of the others only the cells that changed are rewritten, so a refresh of
+    1,000 rows costs little more than the cells that moved (a rebuild would measure every cell
+    again). The cursor stays on its row."""
 
     COLUMNS: tuple[str, ...] = ()
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._cells: dict[str, tuple[object, ...]] = {}
+        self._column_keys: list[ColumnKey] = []
 
     def on_mount(self) -> None:
-        self.add_columns(*self.COLUMNS)
+        self._column_keys = self.add_columns(*self.COLUMNS)
 
     def _replace(self, rows: Sequence[Row]) -> None:
         selected = self.selected_key
-        self.clear()
+        wanted = dict(rows)
+        for key in [key for key in self._cells if key not in wanted]:
+            self.remove_row(key)
+        order = [key for key in self._cells if key in wanted]
         for key, cells in rows:
-            self.add_row(*cells, key=key)
-        keys = [key for key, _ in rows]
-        if selected in keys:
-            self.move_cursor(row=keys.index(selected))
+            before = self._cells.get(key)
+            if before is None:
+                self.add_row(*cells, key=key)
+                order.append(key)
+            elif before != cells:
+                self._update_row(key, before, cells)
+        self._cells = wanted
+        if order != [key for key, _ in rows]:
+            # Every row's cells are unique (its first columns identify it), so they give its place.
+            place = {cells: index for index, (_, cells) in enumerate(rows)}
+            self.sort(key=lambda values: place.get(tuple(values), len(place)))
+        if selected in wanted:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    def _update_row(self, key: str, before: tuple[object, ...], cells: tuple[object, ...]) -> None:
+        for column_key, old, new in zip(self._column_keys, before, cells, strict=True):
+            if old != new:
+                # Columns only grow: measure again only a value wider than its column.
+                wider = len(str(new)) > self.columns[column_key].content_width
+                self.update_cell(key, column_key, new, update_width=wider)
 
     @property
     def selected_key(self) -> str | None:
