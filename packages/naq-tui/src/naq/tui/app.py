@@ -67,6 +67,9 @@ class MonitorApp(App[None]):
     def on_mount(self) -> None:
         if self.read_only:
             self.sub_title = "read-only"
+        # Kept for the whole run: coming back to one is a switch, not a rebuild of its tables.
+        self.install_screen(SchedulesScreen(), "schedules")
+        self.install_screen(FailedScreen(), "failed")
         self.push_screen(OverviewScreen())
         self._refresh_loop()
 
@@ -74,14 +77,22 @@ class MonitorApp(App[None]):
         await self.source.close()
 
     def action_schedules(self) -> None:
-        """Open the schedules screen (once)."""
-        if not isinstance(self.screen, SchedulesScreen):
-            self.push_screen(SchedulesScreen())
+        """Show the schedules screen."""
+        self._show_installed("schedules")
 
     def action_failed(self) -> None:
-        """Open the failed jobs screen (once)."""
-        if not isinstance(self.screen, FailedScreen):
-            self.push_screen(FailedScreen())
+        """Show the failed jobs screen."""
+        self._show_installed("failed")
+
+    def _show_installed(self, name: str) -> None:
+        screen = self.get_screen(name)
+        if screen is self.screen:
+            return
+        if screen in self.screen_stack:  # further down: back to it, not a second copy
+            while self.screen is not screen:
+                self.pop_screen()
+        else:
+            self.push_screen(screen)
 
     def action_lookup(self) -> None:
         """Ask for a job id, then show what naq keeps about it."""

@@ -32,7 +32,7 @@ class FilterDialog(ModalScreen[dict[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="filter-dialog", classes="dialog"):
-            yield Label(f"{self._title}: enter applies, an empty field matches all, escape cancels")
+            yield Label(f"{self._title} (enter applies; empty matches all; escape cancels)", classes="dialog-title")
             for name in self._fields:
                 yield Label(name)
                 yield Input(self._current.get(name, ""), placeholder=f"any {name}", id=_input_id(name))

@@ -63,6 +63,10 @@ class NaqScreen(Screen[None]):
             self.notify(f"Could not {what}: {one_line(exc)}", severity="error")
             return
         self.notify(done)
+        self.after_change()
+
+    def after_change(self) -> None:
+        """A change went through: read the figures again now."""
         self.monitor.refresh_now()
 
 
@@ -73,9 +77,14 @@ class MonitorScreen(NaqScreen):
         # A screen opened between two reads shows the last one at once.
         self.show(self.monitor.connection, self.monitor.snapshot)
 
+    def on_screen_resume(self) -> None:
+        # Shown again (the app keeps its screens): what was read while it was away.
+        if self.is_mounted:
+            self.show(self.monitor.connection, self.monitor.snapshot)
+
     def show(self, state: ConnectionState, snapshot: Snapshot | None) -> None:
         """Show the connection state and, once there is one, the latest snapshot."""
-        self.query_one(StatusBar).show(state)
+        self.query_one(StatusBar).show(state, self.monitor.read_only)
         if snapshot is not None:
             self.show_snapshot(snapshot)
 

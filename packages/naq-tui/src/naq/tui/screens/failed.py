@@ -20,10 +20,13 @@ from naq.tui.screens.base import MonitorScreen, one_line
 from naq.tui.screens.details import FailedJobScreen
 from naq.tui.widgets import FailedTable, StatusBar
 
-__all__ = ["FILTER_FIELDS", "FailedScreen", "matches"]
+__all__ = ["FILTER_FIELDS", "REREAD_INTERVAL", "FailedScreen", "matches"]
 
 FILTER_FIELDS = ("queue", "function", "error type")
 """What the failed jobs can be filtered by."""
+
+REREAD_INTERVAL = 10.0
+"""Most seconds between two reads of the dead-letter queue while its counts stay the same."""
 
 
 def _function(entry: FailedEntry) -> str:
@@ -43,8 +46,10 @@ def matches(entry: FailedEntry, wanted: Mapping[str, str]) -> bool:
 
 
 class FailedScreen(MonitorScreen):
-    """Every dead-letter record (up to :data:`~naq.tui.data.FAILED_LIMIT`), re-read on each tick of
-    the app's refresh while no earlier read is still going."""
+    """Every dead-letter record (up to :data:`~naq.tui.data.FAILED_LIMIT`). Read again when the
+    queues' dead-letter counts change, after an action, when the screen is shown again, and at
+    least every :data:`REREAD_INTERVAL` seconds; not on every tick (a thousand records a second
+    would cost the monitor more than everything else it does)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "requeue", "Requeue"),
@@ -61,6 +66,9 @@ class FailedScreen(MonitorScreen):
         self.wanted: dict[str, str] = {}
         """The filter: field name (of :data:`FILTER_FIELDS`) to the value it must have."""
         self._entries: tuple[FailedEntry, ...] = ()
+        self._counts: tuple[tuple[str, int], ...] | None = None
+        self._read_at = 0.0
+        self._stale = True
 
     def compose(self) -> ComposeResult:
         with Vertical(id="failed-pane", classes="pane"):
@@ -70,10 +78,23 @@ class FailedScreen(MonitorScreen):
         yield Footer()
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
-        """The server answered: read the dead-letter queue again (unless a read is still going)."""
-        if not self._reading:
-            self._reading = True
+        """The server answered: read the dead-letter queue again if it may have changed (and no
+        read is still going)."""
+        counts = tuple((stats.queue, stats.dead_lettered) for stats in snapshot.queues)
+        due = self._stale or counts != self._counts or snapshot.at - self._read_at >= REREAD_INTERVAL
+        if due and not self._reading:
+            self._reading, self._stale = True, False
+            self._counts, self._read_at = counts, snapshot.at
             self._read()
+
+    def on_screen_resume(self) -> None:
+        self._stale = True
+        super().on_screen_resume()
+
+    def after_change(self) -> None:
+        """Requeued or deleted: read the dead-letter queue again with the next figures."""
+        self._stale = True
+        super().after_change()
 
     @work(group="failed-read")
     async def _read(self) -> None:

@@ -18,7 +18,7 @@ from naq.tui.widgets import EventFilter, EventLog, QueuesTable, StatusBar, Worke
 
 __all__ = ["NO_QUEUES_HINT", "OverviewScreen"]
 
-NO_QUEUES_HINT = "Queues: none yet (a queue appears with its first job: `naq demo`, or enqueue one)"
+NO_QUEUES_HINT = "Queues (none yet: a queue appears with its first job; `naq demo` makes some)"
 """The queues pane's title while the server has no naq queue."""
 
 
@@ -71,6 +71,7 @@ class OverviewScreen(MonitorScreen):
     # --- the event log: read only while shown -----------------------------------------------
 
     def on_screen_resume(self) -> None:
+        super().on_screen_resume()
         self._follow_events()
 
     def on_screen_suspend(self) -> None:

@@ -44,7 +44,7 @@ class SchedulesScreen(MonitorScreen):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """Fill the table from ``snapshot``, next runs relative to when it was read."""
         count = len(snapshot.schedules)
-        self.query_one("#schedules-title", Label).update(f"Schedules ({count})" if count else "Schedules: none")
+        self.query_one("#schedules-title", Label).update(f"Schedules ({count})" if count else "Schedules (none)")
         self.query_one(SchedulesTable).show(snapshot.schedules, snapshot.at)
 
     def _selected(self) -> str | None:

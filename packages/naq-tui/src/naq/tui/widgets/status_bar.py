@@ -60,11 +60,12 @@ class StatusBar(Static):
     StatusBar.-unreachable { background: $error 40%; }
     """
 
-    def show(self, state: ConnectionState) -> None:
-        """Show ``state``'s state."""
+    def show(self, state: ConnectionState, read_only: bool = False) -> None:
+        """Show ``state``, and whether the monitor is read-only."""
         shown = state.label
         if state.error is not None:
             hint = PERMISSION_HINT if "permission" in state.error.lower() else UNREACHABLE_HINT
             shown = f"{shown}: {state.error} ({hint})"
         self.set_class(state.error is not None, "-unreachable")
-        self.update(f"{state.url} | {shown} | updated {_clock(state.updated_at)}")
+        mode = " | read-only" if read_only else ""
+        self.update(f"{state.url} | {shown} | updated {_clock(state.updated_at)}{mode}")

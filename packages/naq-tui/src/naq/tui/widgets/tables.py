@@ -191,8 +191,7 @@ class SchedulesTable(_SnapshotTable):
         "queue",
         "cron / interval",
         "next run",
-        "next run (UTC)",
-        "runs",
+        "at (UTC)",
         "runs left",
         "status",
         "failures",
@@ -204,7 +203,7 @@ class SchedulesTable(_SnapshotTable):
 
 
 def _schedule_cells(record: ScheduleRecord, now: float) -> tuple[object, ...]:
-    next_run = datetime.fromtimestamp(record.next_run_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    next_run = datetime.fromtimestamp(record.next_run_at, UTC).strftime("%m-%d %H:%M:%S")
     left = record.runs_left
     return (
         record.schedule_id,
@@ -213,14 +212,13 @@ def _schedule_cells(record: ScheduleRecord, now: float) -> tuple[object, ...]:
         cadence(record),
         relative(record.next_run_at - now),
         next_run,
-        record.runs,
         "unlimited" if left is None else left,
         str(record.status),
         record.failures,
     )
 
 
-def _one_line(text: str, width: int = 80) -> str:
+def _one_line(text: str, width: int = 48) -> str:
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 3] + "..."
 
@@ -257,6 +255,6 @@ def _failed_cells(entry: FailedEntry) -> tuple[object, ...]:
         function, attempts = record.job.function, record.attempts
     else:
         function, attempts = "(undecodable message)", "-"
-    failed_at = datetime.fromtimestamp(record.failed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    failed_at = datetime.fromtimestamp(record.failed_at, UTC).strftime("%m-%d %H:%M:%S")
     error_type = record.error.type.rpartition(":")[2] or record.error.type
     return (entry.id, entry.queue, function, error_type, _one_line(record.error.message), failed_at, attempts)
