@@ -4,6 +4,7 @@ same traceback. A message that was not a job is a row too, shown for what it is.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import naq.client
@@ -59,7 +60,7 @@ async def test_a_job_failed_for_good_is_listed_and_shown_in_full(nats_url: str, 
             "planned failure",
             "1",
         )
-        assert failed_at[:2].isdigit() and failed_at[2] == "-"
+        assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d:\d\d", failed_at), failed_at
 
         _select(app, job_id)
         await pilot.press("enter")
