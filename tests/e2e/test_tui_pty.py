@@ -58,7 +58,13 @@ async def test_the_console_script_shows_a_worker_and_its_queue_and_answers_keys(
         assert "Schedules" not in pane_titles(screen)
 
         term.send(b"s")
-        await asyncio.to_thread(term.wait_for, lambda s: "Schedules" in pane_titles(s), DEADLINE, "schedules pane")
+        # The whole frame, not its first lines: the emulator may have read part of it.
+        await asyncio.to_thread(
+            term.wait_for,
+            lambda s: "Schedules" in pane_titles(s) and worker_row(s) is None,
+            DEADLINE,
+            "schedules pane",
+        )
         screen = term.text()
         assert "cron / interval" in screen
         assert worker_row(screen) is None

@@ -63,13 +63,16 @@ class MonitorApp(App[None]):
         self.hidden_workers: set[str] = set()
         """Lost workers the user hid (``h`` on the overview); one that beats again is shown again."""
         self._wake = asyncio.Event()
+        self._kept: tuple[MonitorScreen, ...] = ()
 
     def on_mount(self) -> None:
         if self.read_only:
             self.sub_title = "read-only"
-        # Kept for the whole run: coming back to one is a switch, not a rebuild of its tables.
-        self.install_screen(SchedulesScreen(), "schedules")
-        self.install_screen(FailedScreen(), "failed")
+        # Kept for the whole run, and kept current while hidden (see _read_once): coming back to
+        # one is a switch, not a rebuild of its tables.
+        self._kept: tuple[MonitorScreen, ...] = (SchedulesScreen(), FailedScreen())
+        self.install_screen(self._kept[0], "schedules")
+        self.install_screen(self._kept[1], "failed")
         self.push_screen(OverviewScreen())
         self._refresh_loop()
 
@@ -137,8 +140,10 @@ class MonitorApp(App[None]):
         else:
             self.snapshot = snapshot
             self.connection = ConnectionState(self.source.url, connected=True, updated_at=snapshot.at)
-        for screen in self.screen_stack:
-            if isinstance(screen, MonitorScreen) and screen.is_mounted:
+        shown = [screen for screen in self.screen_stack if isinstance(screen, MonitorScreen)]
+        shown += [screen for screen in self._kept if screen not in shown]
+        for screen in shown:
+            if screen.is_mounted:
                 screen.show(self.connection, self.snapshot)
 
 

@@ -73,17 +73,21 @@ class NaqScreen(Screen[None]):
 class MonitorScreen(NaqScreen):
     """A screen that shows the app's latest snapshot and connection state (see :meth:`show`)."""
 
+    _shown: tuple[ConnectionState, Snapshot | None] | None = None
+
     def on_mount(self) -> None:
         # A screen opened between two reads shows the last one at once.
         self.show(self.monitor.connection, self.monitor.snapshot)
 
     def on_screen_resume(self) -> None:
-        # Shown again (the app keeps its screens): what was read while it was away.
-        if self.is_mounted:
+        # Shown again: whatever was read since it last showed something (usually nothing, as
+        # the app keeps its kept screens current while they are hidden).
+        if self.is_mounted and self._shown != (self.monitor.connection, self.monitor.snapshot):
             self.show(self.monitor.connection, self.monitor.snapshot)
 
     def show(self, state: ConnectionState, snapshot: Snapshot | None) -> None:
         """Show the connection state and, once there is one, the latest snapshot."""
+        self._shown = (state, snapshot)
         self.query_one(StatusBar).show(state, self.monitor.read_only)
         if snapshot is not None:
             self.show_snapshot(snapshot)

@@ -80,6 +80,9 @@ class FailedScreen(MonitorScreen):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """The server answered: read the dead-letter queue again if it may have changed (and no
         read is still going)."""
+        if not self.is_current:  # hidden: read when shown again, not in the background
+            self._stale = True
+            return
         counts = tuple((stats.queue, stats.dead_lettered) for stats in snapshot.queues)
         due = self._stale or counts != self._counts or snapshot.at - self._read_at >= REREAD_INTERVAL
         if due and not self._reading:
@@ -88,8 +91,10 @@ class FailedScreen(MonitorScreen):
             self._read()
 
     def on_screen_resume(self) -> None:
+        # Before MonitorScreen.on_screen_resume (Textual runs both, this class's first).
         self._stale = True
-        super().on_screen_resume()
+        if self.is_mounted and self.monitor.snapshot is not None:
+            self.show_snapshot(self.monitor.snapshot)
 
     def after_change(self) -> None:
         """Requeued or deleted: read the dead-letter queue again with the next figures."""

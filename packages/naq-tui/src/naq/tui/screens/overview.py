@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import ClassVar
 
@@ -53,7 +54,7 @@ class OverviewScreen(MonitorScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # (Textual also runs MonitorScreen.on_mount: handlers of every class are dispatched.)
         self.set_interval(1.0, self.query_one(EventLog).tick)
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
@@ -71,7 +72,6 @@ class OverviewScreen(MonitorScreen):
     # --- the event log: read only while shown -----------------------------------------------
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         self._follow_events()
 
     def on_screen_suspend(self) -> None:
@@ -88,6 +88,9 @@ class OverviewScreen(MonitorScreen):
                 async for event in stream:
                     if wanted.matches(event):
                         log.add(event)
+                    # Events come in batches that need no network wait: without a pause here a
+                    # busy queue's batch would hold the loop, and a key press with it.
+                    await asyncio.sleep(0)
         except Exception as exc:  # the log says so; the snapshot's status bar shows the connection
             log.write_line(f"(event stream ended: {one_line(exc)}; reopen the overview to follow again)")
 
