@@ -338,10 +338,18 @@ def _looked_up(entry: FailedEntry) -> JobInfo:
 
 
 def fixed_events() -> tuple[EventRecord, ...]:
-    """The events the log shows, oldest first."""
+    """The events the log shows, oldest first (none ``started``: the log leaves those out unless
+    asked)."""
     return (
         EventRecord("enqueued", "emails", AT - 4, job_id="mail-0042", data={"function": "app.mail:send_welcome"}),
-        EventRecord("started", "emails", AT - 3, job_id="mail-0042", worker_id="w-alpha"),
+        EventRecord(
+            "retrying",
+            "emails",
+            AT - 3,
+            job_id="mail-0021",
+            worker_id="w-alpha",
+            data={"attempt": 3, "delay": 8.0, "error": "SMTPServerDisconnected: Connection unexpectedly closed"},
+        ),
         EventRecord(
             "completed",
             "emails",

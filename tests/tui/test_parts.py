@@ -91,13 +91,19 @@ def test_the_event_filter_matches_queue_kind_and_function() -> None:
     failed = _event("failed", error_type="mod:Boom", error="it broke")
     enqueued = _event("enqueued", function="tasks:send")
     assert EventFilter().matches(failed)
+    assert not EventFilter().matches(_event("started")), "started events only when asked for"
+    assert EventFilter(kind="all").matches(_event("started"))
+    assert EventFilter(kind="started").matches(_event("started"))
+    assert EventFilter().kinds is not None and "started" not in EventFilter().kinds
+    assert EventFilter(kind="all").kinds is None
     assert EventFilter(kind="failed").matches(failed)
     assert not EventFilter(kind="failed").matches(enqueued)
     assert not EventFilter(queue="other").matches(failed)
     assert EventFilter(function="tasks:send").matches(enqueued)
     assert not EventFilter(function="tasks:send").matches(failed)  # it carries no function
-    assert EventFilter.from_fields({"queue": "q", "kind": "failed"}).describe() == "queue=q, kind=failed"
-    assert EventFilter().describe() == "all events"
+    assert EventFilter.from_fields({"queue": "q", "kind": "failed"}).describe() == "kind=failed, queue=q"
+    assert EventFilter().describe() == "every kind but started"
+    assert EventFilter(kind="all").describe() == "every kind"
 
 
 def test_an_event_line_names_the_jobs_worker_and_error() -> None:

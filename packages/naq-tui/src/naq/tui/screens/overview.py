@@ -81,9 +81,8 @@ class OverviewScreen(MonitorScreen):
     async def _follow_events(self) -> None:
         log = self.query_one(EventLog)
         wanted = self.event_filter
-        kinds = None if wanted.kind is None else (wanted.kind,)
         try:
-            stream = self.monitor.source.events(wanted.queue, kinds)
+            stream = self.monitor.source.events(wanted.queue, wanted.kinds)
             async with contextlib.aclosing(stream):
                 async for event in stream:
                     if wanted.matches(event):

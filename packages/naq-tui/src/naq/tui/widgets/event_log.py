@@ -9,9 +9,19 @@ from typing import Final
 
 from textual.widgets import Log
 
-from naq.client import EventRecord
+from naq.client import EventKind, EventRecord, SystemEventKind
 
-__all__ = ["LINES_PER_SECOND", "EventFilter", "EventLog", "event_line"]
+__all__ = ["ALL_KINDS", "LINES_PER_SECOND", "EventFilter", "EventLog", "event_line"]
+
+ALL_KINDS: Final = "all"
+"""The kind filter that takes every event, ``started`` ones too."""
+
+_QUIET_KINDS: Final = tuple(
+    kind.value for kind in (*EventKind, *SystemEventKind) if kind is not EventKind.STARTED
+)
+"""What the log reads unless told otherwise: every kind but ``started``, one event per job run,
+which on a busy queue would be nearly every message (the ``completed`` lines, batched, show the
+work done)."""
 
 LINES_PER_SECOND: Final = 50
 """Most lines the log writes in a second; the rest are counted in an "N events skipped" line."""
@@ -23,6 +33,7 @@ class EventFilter:
 
     queue: str | None = None
     kind: str | None = None
+    """One kind; :data:`ALL_KINDS` for every kind; unset, every kind but ``started``."""
     function: str | None = None
     """Matched against the event's ``data["function"]`` (only events that carry one match)."""
 
@@ -36,17 +47,27 @@ class EventFilter:
         pairs = (("queue", self.queue), ("kind", self.kind), ("function", self.function))
         return {name: value for name, value in pairs if value}
 
+    @property
+    def kinds(self) -> tuple[str, ...] | None:
+        """The kinds to ask the server for (``None``: every kind)."""
+        if self.kind == ALL_KINDS:
+            return None
+        return _QUIET_KINDS if self.kind is None else (self.kind,)
+
     def matches(self, event: EventRecord) -> bool:
         """Whether ``event`` passes (queue and kind are also filtered by the server)."""
+        kinds = self.kinds
         return (
             (self.queue is None or event.queue == self.queue)
-            and (self.kind is None or event.kind == self.kind)
+            and (kinds is None or event.kind in kinds)
             and (self.function is None or event.data.get("function") == self.function)
         )
 
     def describe(self) -> str:
         """The filter in a few words, for the pane's title."""
-        return ", ".join(f"{name}={value}" for name, value in self.fields().items()) or "all events"
+        shown = ", ".join(f"{name}={value}" for name, value in self.fields().items() if name != "kind")
+        kind = {None: "every kind but started", ALL_KINDS: "every kind"}.get(self.kind, f"kind={self.kind}")
+        return f"{kind}, {shown}" if shown else kind
 
 
 def event_line(event: EventRecord) -> str:
