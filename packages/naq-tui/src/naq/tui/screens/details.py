@@ -8,12 +8,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Label
+from textual.widgets import Footer
 
 from naq.client import ConfigurationError, FailedEntry, JobInfo, JobNotFoundError, JobStatus
 from naq.tui.screens.base import NaqScreen, one_line
 from naq.tui.widgets import DetailText
 from naq.tui.widgets.details import failed_text, job_text
+from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["CANCELLABLE", "FailedJobScreen", "JobScreen"]
 
@@ -35,7 +36,7 @@ class FailedJobScreen(NaqScreen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="pane"):
-            yield Label(f"Failed job {self.entry.id}", classes="pane-title")
+            yield PaneTitle(f"Failed job {self.entry.id}")
             yield DetailText(failed_text(self.entry), id="detail")
         yield Footer()
 
@@ -57,7 +58,7 @@ class JobScreen(NaqScreen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="pane"):
-            yield Label(f"Job {self.job_id}", classes="pane-title")
+            yield PaneTitle(f"Job {self.job_id}")
             yield DetailText("reading...", id="detail")
         yield Footer()
 

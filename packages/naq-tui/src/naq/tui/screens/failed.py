@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Footer
 
 from naq.client import FailedEntry
 from naq.protocol import FailedJobRecord
@@ -19,6 +19,7 @@ from naq.tui.dialogs import FilterDialog
 from naq.tui.screens.base import MonitorScreen, one_line
 from naq.tui.screens.details import FailedJobScreen
 from naq.tui.widgets import FailedTable, StatusBar
+from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["FILTER_FIELDS", "REREAD_INTERVAL", "FailedScreen", "matches"]
 
@@ -72,7 +73,7 @@ class FailedScreen(MonitorScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="failed-pane", classes="pane"):
-            yield Label("Failed jobs", id="failed-title", classes="pane-title")
+            yield PaneTitle("Failed jobs", id="failed-title")
             yield FailedTable(id="failed")
         yield StatusBar()
         yield Footer()
@@ -106,7 +107,7 @@ class FailedScreen(MonitorScreen):
         try:
             entries = await self.monitor.source.failed_jobs(FAILED_LIMIT)
         except Exception as exc:  # shown in the title; the next tick tries again
-            self.query_one("#failed-title", Label).update(f"Failed jobs (could not read: {one_line(exc)})")
+            self.query_one("#failed-title", PaneTitle).show(f"Failed jobs (could not read: {one_line(exc)})")
             return
         finally:
             self._reading = False
@@ -117,7 +118,7 @@ class FailedScreen(MonitorScreen):
         shown = self.shown
         more = f", the first {FAILED_LIMIT} read" if len(self._entries) >= FAILED_LIMIT else ""
         which = f"{len(shown)} of {len(self._entries)} match {self._describe()}" if self.wanted else len(shown)
-        self.query_one("#failed-title", Label).update(f"Failed jobs ({which}{more})")
+        self.query_one("#failed-title", PaneTitle).show(f"Failed jobs ({which}{more})")
         self.query_one(FailedTable).show(shown)
 
     def _describe(self) -> str:

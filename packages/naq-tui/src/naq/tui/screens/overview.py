@@ -10,12 +10,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Label
+from textual.widgets import Footer
 
 from naq.tui.data import Snapshot
 from naq.tui.dialogs import FilterDialog
 from naq.tui.screens.base import MonitorScreen, one_line
 from naq.tui.widgets import EventFilter, EventLog, QueuesTable, StatusBar, WorkersTable
+from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["NO_QUEUES_HINT", "OverviewScreen"]
 
@@ -42,13 +43,13 @@ class OverviewScreen(MonitorScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="queues-pane", classes="pane"):
-            yield Label("Queues", id="queues-title", classes="pane-title")
+            yield PaneTitle("Queues", id="queues-title")
             yield QueuesTable(id="queues")
         with Vertical(id="workers-pane", classes="pane"):
-            yield Label("Workers", id="workers-title", classes="pane-title")
+            yield PaneTitle("Workers", id="workers-title")
             yield WorkersTable(id="workers")
         with Vertical(id="events-pane", classes="pane"):
-            yield Label(f"Events ({self.event_filter.describe()})", id="events-title", classes="pane-title")
+            yield PaneTitle(f"Events ({self.event_filter.describe()})", id="events-title")
             yield EventLog(id="events")
         yield StatusBar()
         yield Footer()
@@ -63,11 +64,11 @@ class OverviewScreen(MonitorScreen):
         hidden = self.monitor.hidden_workers
         hidden.intersection_update(snapshot.lost)  # a worker beating again is shown again
         workers = [beat for beat in snapshot.workers if beat.worker_id not in hidden]
-        self.query_one("#queues-title", Label).update("Queues" if snapshot.queues else NO_QUEUES_HINT)
+        self.query_one("#queues-title", PaneTitle).show("Queues" if snapshot.queues else NO_QUEUES_HINT)
         self.query_one(QueuesTable).show(snapshot.queues, snapshot.rates)
         self.query_one(WorkersTable).show(workers, snapshot.at, snapshot.lost)
         lost = len(snapshot.lost - hidden)
-        self.query_one("#workers-title", Label).update(f"Workers ({lost} lost: h hides them)" if lost else "Workers")
+        self.query_one("#workers-title", PaneTitle).show(f"Workers ({lost} lost: h hides them)" if lost else "Workers")
 
     # --- the event log: read only while shown -----------------------------------------------
 
@@ -106,7 +107,7 @@ class OverviewScreen(MonitorScreen):
         except ValueError as exc:
             self.notify(f"Not a filter: {one_line(exc)}", severity="error")
             return
-        self.query_one("#events-title", Label).update(f"Events ({self.event_filter.describe()})")
+        self.query_one("#events-title", PaneTitle).show(f"Events ({self.event_filter.describe()})")
         self.query_one(EventLog).clear()
         # The screen resumes after the dialog, which starts the log again with the new filter.
 

@@ -8,11 +8,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Label
+from textual.widgets import Footer
 
 from naq.tui.data import Snapshot
 from naq.tui.screens.base import MonitorScreen
 from naq.tui.widgets import SchedulesTable, StatusBar
+from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["SchedulesScreen"]
 
@@ -36,7 +37,7 @@ class SchedulesScreen(MonitorScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="schedules-pane", classes="pane"):
-            yield Label("Schedules", id="schedules-title", classes="pane-title")
+            yield PaneTitle("Schedules", id="schedules-title")
             yield SchedulesTable(id="schedules")
         yield StatusBar()
         yield Footer()
@@ -44,7 +45,7 @@ class SchedulesScreen(MonitorScreen):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """Fill the table from ``snapshot``, next runs relative to when it was read."""
         count = len(snapshot.schedules)
-        self.query_one("#schedules-title", Label).update(f"Schedules ({count})" if count else "Schedules (none)")
+        self.query_one("#schedules-title", PaneTitle).show(f"Schedules ({count})" if count else "Schedules (none)")
         self.query_one(SchedulesTable).show(snapshot.schedules, snapshot.at)
 
     def _selected(self) -> str | None:

@@ -16,9 +16,7 @@ __all__ = ["ALL_KINDS", "LINES_PER_SECOND", "EventFilter", "EventLog", "event_li
 ALL_KINDS: Final = "all"
 """The kind filter that takes every event, ``started`` ones too."""
 
-_QUIET_KINDS: Final = tuple(
-    kind.value for kind in (*EventKind, *SystemEventKind) if kind is not EventKind.STARTED
-)
+_QUIET_KINDS: Final = tuple(kind.value for kind in (*EventKind, *SystemEventKind) if kind is not EventKind.STARTED)
 """What the log reads unless told otherwise: every kind but ``started``, one event per job run,
 which on a busy queue would be nearly every message (the ``completed`` lines, batched, show the
 work done)."""

@@ -60,6 +60,10 @@ class StatusBar(Static):
     StatusBar.-unreachable { background: $error 40%; }
     """
 
+    def __init__(self) -> None:
+        super().__init__(markup=False)
+        self._text = ""
+
     def show(self, state: ConnectionState, read_only: bool = False) -> None:
         """Show ``state``, and whether the monitor is read-only."""
         shown = state.label
@@ -68,4 +72,13 @@ class StatusBar(Static):
             shown = f"{shown}: {state.error} ({hint})"
         self.set_class(state.error is not None, "-unreachable")
         mode = " | read-only" if read_only else ""
-        self.update(f"{state.url} | {shown} | updated {_clock(state.updated_at)}{mode}")
+        text = f"{state.url} | {shown} | updated {_clock(state.updated_at)}{mode}"
+        # Mostly only the clock changes, once a second: a layout of the screen is needed only
+        # when the bar needs another number of lines.
+        layout = self._lines(text) != self._lines(self._text)
+        self._text = text
+        self.update(text, layout=layout)
+
+    def _lines(self, text: str) -> int:
+        width = max(1, self.content_region.width)
+        return max(1, -(-len(text) // width))
