@@ -56,7 +56,9 @@ class OverviewScreen(MonitorScreen):
 
     def on_mount(self) -> None:
         # (Textual also runs MonitorScreen.on_mount: handlers of every class are dispatched.)
-        self.set_interval(1.0, self.query_one(EventLog).tick)
+        log = self.query_one(EventLog)
+        self.set_interval(1.0, log.tick)
+        self.set_interval(0.25, log.flush)
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """Fill both tables from ``snapshot`` (lost workers the user hid are left out)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, Self
 
 from textual.widgets import Log
 
@@ -87,24 +87,41 @@ def event_line(event: EventRecord) -> str:
 
 
 class EventLog(Log):
-    """The newest events (up to 500 lines), at most :data:`LINES_PER_SECOND` lines a second;
-    :meth:`tick` once a second writes how many were skipped and starts the next second's budget."""
+    """The newest events (up to 500 lines), at most :data:`LINES_PER_SECOND` lines a second.
+
+    :meth:`add` only queues a line; :meth:`flush` (a few times a second) writes those queued in
+    one go, because every write that grows the log lays the screen out again. :meth:`tick`, once
+    a second, writes how many were skipped and starts the next second's budget.
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(max_lines=500, highlight=False, id=id)
+        self._queued: list[str] = []
         self._written = 0
         self._skipped = 0
 
     def add(self, event: EventRecord) -> None:
-        """Write ``event``'s line, or count it as skipped when this second's budget is spent."""
+        """Queue ``event``'s line, or count it as skipped when this second's budget is spent."""
         if self._written >= LINES_PER_SECOND:
             self._skipped += 1
             return
         self._written += 1
-        self.write_line(event_line(event))
+        self._queued.append(event_line(event))
+
+    def clear(self) -> Self:
+        """Empty the log, and what is queued for it."""
+        self._queued.clear()
+        return super().clear()
+
+    def flush(self) -> None:
+        """Write the queued lines."""
+        if self._queued:
+            lines, self._queued = self._queued, []
+            self.write_lines(lines)
 
     def tick(self) -> None:
-        """End the current second: note the skipped events, reset the budget."""
+        """End the current second: write what is queued, note the skipped events, reset the budget."""
         if self._skipped:
-            self.write_line(f"... {self._skipped} events skipped (more than {LINES_PER_SECOND} a second)")
+            self._queued.append(f"... {self._skipped} events skipped (more than {LINES_PER_SECOND} a second)")
+        self.flush()
         self._written = self._skipped = 0
