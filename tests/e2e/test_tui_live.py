@@ -5,6 +5,7 @@ jobs complete; the command palette offers the screen's actions."""
 
 from __future__ import annotations
 
+import inspect
 import signal
 from typing import Any
 
@@ -131,8 +132,14 @@ async def test_rates_and_the_sparkline_show_jobs_completing(nats_url: str, run_w
 async def test_the_command_palette_lists_the_screens_actions(nats_url: str) -> None:
     app = MonitorApp(NatsDataSource(nats_url))
     async with app.run_test(size=SIZE):
-        titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Purge queue", "Hide lost workers", "Filter events", "Schedules", "Failed", "Job lookup"} <= titles
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        wanted = {"Purge queue", "Hide lost workers", "Filter events", "Schedules", "Failed", "Job lookup"}
+        assert wanted <= set(commands)
+        # A command does what its key does.
+        ran = commands["Schedules"].callback()
+        if inspect.isawaitable(ran):
+            await ran
+        assert isinstance(app.screen, SchedulesScreen)
 
 
 async def test_the_command_palette_of_a_read_only_monitor_has_no_changes(nats_url: str) -> None:

@@ -70,7 +70,7 @@ class MonitorApp(App[None]):
             self.sub_title = "read-only"
         # Kept for the whole run, and kept current while hidden (see _read_once): coming back to
         # one is a switch, not a rebuild of its tables.
-        self._kept: tuple[MonitorScreen, ...] = (SchedulesScreen(), FailedScreen())
+        self._kept = (SchedulesScreen(), FailedScreen())
         self.install_screen(self._kept[0], "schedules")
         self.install_screen(self._kept[1], "failed")
         self.push_screen(OverviewScreen())

@@ -83,7 +83,8 @@ def tui_command(
     allow_actions: _AllowActionsOption = False,
     public_url: _PublicUrlOption = None,
 ) -> None:
-    """Watch queues, workers and schedules live; pause and resume schedules.
+    """Watch queues, workers, events, schedules and failed jobs live, and act on them: purge a
+    queue; pause, resume, run or cancel a schedule; requeue or delete failed jobs; cancel a job.
 
     With --web, serve the same monitor to browsers (--host, --port, --allow-actions and
     --public-url go with it).

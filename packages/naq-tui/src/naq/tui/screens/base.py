@@ -82,8 +82,10 @@ class MonitorScreen(NaqScreen):
     def on_screen_resume(self) -> None:
         # Shown again: whatever was read since it last showed something (usually nothing, as
         # the app keeps its kept screens current while they are hidden).
-        if self.is_mounted and self._shown != (self.monitor.connection, self.monitor.snapshot):
-            self.show(self.monitor.connection, self.monitor.snapshot)
+        state, snapshot = self.monitor.connection, self.monitor.snapshot
+        shown = self._shown
+        if self.is_mounted and (shown is None or shown[0] is not state or shown[1] is not snapshot):
+            self.show(state, snapshot)
 
     def show(self, state: ConnectionState, snapshot: Snapshot | None) -> None:
         """Show the connection state and, once there is one, the latest snapshot."""
