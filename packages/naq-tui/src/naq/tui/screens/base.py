@@ -12,6 +12,7 @@ from textual.screen import Screen
 from naq.tui.data import Snapshot
 from naq.tui.dialogs import ConfirmDialog
 from naq.tui.widgets import StatusBar
+from naq.tui.widgets.keys_bar import KeysBar
 from naq.tui.widgets.status_bar import ConnectionState
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class NaqScreen(Screen[None]):
     def monitor(self) -> MonitorApp:
         """The app, typed."""
         return cast("MonitorApp", self.app)
+
+    def on_screen_resume(self) -> None:
+        for bar in self.query(KeysBar):
+            bar.show_keys()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide (and refuse) the changes in read-only mode."""

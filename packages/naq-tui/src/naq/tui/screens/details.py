@@ -8,12 +8,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer
 
 from naq.client import ConfigurationError, FailedEntry, JobInfo, JobNotFoundError, JobStatus
 from naq.tui.screens.base import NaqScreen, one_line
 from naq.tui.widgets import DetailText
 from naq.tui.widgets.details import failed_text, job_text
+from naq.tui.widgets.keys_bar import KeysBar
 from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["CANCELLABLE", "FailedJobScreen", "JobScreen"]
@@ -38,7 +38,7 @@ class FailedJobScreen(NaqScreen):
         with VerticalScroll(classes="pane"):
             yield PaneTitle(f"Failed job {self.entry.id}")
             yield DetailText(failed_text(self.entry), id="detail")
-        yield Footer()
+        yield KeysBar()
 
 
 class JobScreen(NaqScreen):
@@ -60,7 +60,7 @@ class JobScreen(NaqScreen):
         with VerticalScroll(classes="pane"):
             yield PaneTitle(f"Job {self.job_id}")
             yield DetailText("reading...", id="detail")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self._read()

@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from naq.client import FailedEntry
 from naq.protocol import FailedJobRecord
@@ -19,6 +19,7 @@ from naq.tui.dialogs import FilterDialog
 from naq.tui.screens.base import MonitorScreen, one_line
 from naq.tui.screens.details import FailedJobScreen
 from naq.tui.widgets import FailedTable, StatusBar
+from naq.tui.widgets.keys_bar import KeysBar
 from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["FILTER_FIELDS", "REREAD_INTERVAL", "FailedScreen", "matches"]
@@ -76,7 +77,7 @@ class FailedScreen(MonitorScreen):
             yield PaneTitle("Failed jobs", id="failed-title")
             yield FailedTable(id="failed")
         yield StatusBar()
-        yield Footer()
+        yield KeysBar()
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """The server answered: read the dead-letter queue again if it may have changed (and no

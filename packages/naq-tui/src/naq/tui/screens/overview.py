@@ -10,12 +10,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer
 
 from naq.tui.data import Snapshot
 from naq.tui.dialogs import FilterDialog
 from naq.tui.screens.base import MonitorScreen, one_line
 from naq.tui.widgets import EventFilter, EventLog, QueuesTable, StatusBar, WorkersTable
+from naq.tui.widgets.keys_bar import KeysBar
 from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["NO_QUEUES_HINT", "OverviewScreen"]
@@ -52,7 +52,7 @@ class OverviewScreen(MonitorScreen):
             yield PaneTitle(f"Events ({self.event_filter.describe()})", id="events-title")
             yield EventLog(id="events")
         yield StatusBar()
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         # (Textual also runs MonitorScreen.on_mount: handlers of every class are dispatched.)

@@ -8,11 +8,11 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer
 
 from naq.tui.data import Snapshot
 from naq.tui.screens.base import MonitorScreen
 from naq.tui.widgets import SchedulesTable, StatusBar
+from naq.tui.widgets.keys_bar import KeysBar
 from naq.tui.widgets.pane_title import PaneTitle
 
 __all__ = ["SchedulesScreen"]
@@ -40,7 +40,7 @@ class SchedulesScreen(MonitorScreen):
             yield PaneTitle("Schedules", id="schedules-title")
             yield SchedulesTable(id="schedules")
         yield StatusBar()
-        yield Footer()
+        yield KeysBar()
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """Fill the table from ``snapshot``, next runs relative to when it was read."""
