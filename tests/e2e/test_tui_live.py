@@ -149,3 +149,16 @@ async def test_the_command_palette_of_a_read_only_monitor_has_no_changes(nats_ur
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert "Purge queue" not in titles
         assert {"Hide lost workers", "Schedules", "Failed", "Job lookup"} <= titles
+
+
+async def test_a_bad_event_filter_is_said_in_the_log_and_nothing_breaks(nats_url: str) -> None:
+    app = MonitorApp(NatsDataSource(nats_url))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("F")
+        await pilot.press("tab", *"bogus", "enter")
+        line = await async_wait_for(
+            lambda: next((t for t in _lines(app) if "not a filter" in t), None), timeout=10, what="the message"
+        )
+        assert "unknown event kind 'bogus'" in line
+        assert isinstance(app.screen, OverviewScreen)
+        assert app.is_running

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 
+from naq.client import ConfigurationError
 from naq.tui.data import Snapshot
 from naq.tui.dialogs import FilterDialog
 from naq.tui.screens.base import MonitorScreen, one_line
@@ -18,10 +19,13 @@ from naq.tui.widgets import EventFilter, EventLog, QueuesTable, StatusBar, Worke
 from naq.tui.widgets.keys_bar import KeysBar
 from naq.tui.widgets.pane_title import PaneTitle
 
-__all__ = ["NO_QUEUES_HINT", "OverviewScreen"]
+__all__ = ["NO_QUEUES_HINT", "RETRY_EVENTS", "OverviewScreen"]
 
 NO_QUEUES_HINT = "Queues (none yet: a queue appears with its first job; `naq demo` makes some)"
 """The queues pane's title while the server has no naq queue."""
+
+RETRY_EVENTS = 2.0
+"""Seconds before the event log follows the stream again after it was interrupted."""
 
 
 class OverviewScreen(MonitorScreen):
@@ -84,17 +88,26 @@ class OverviewScreen(MonitorScreen):
     async def _follow_events(self) -> None:
         log = self.query_one(EventLog)
         wanted = self.event_filter
-        try:
-            stream = self.monitor.source.events(wanted.queue, wanted.kinds)
-            async with contextlib.aclosing(stream):
-                async for event in stream:
-                    if wanted.matches(event):
-                        log.add(event)
-                    # Events come in batches that need no network wait: without a pause here a
-                    # busy queue's batch would hold the loop, and a key press with it.
-                    await asyncio.sleep(0)
-        except Exception as exc:  # the log says so; the snapshot's status bar shows the connection
-            log.write_line(f"(event stream ended: {one_line(exc)}; reopen the overview to follow again)")
+        said = ""
+        while True:  # until the screen is hidden (which cancels this worker) or the filter is bad
+            try:
+                stream = self.monitor.source.events(wanted.queue, wanted.kinds)
+                async with contextlib.aclosing(stream):
+                    async for event in stream:
+                        if wanted.matches(event):
+                            log.add(event)
+                        # Events come in batches that need no network wait: without a pause here
+                        # a busy queue's batch would hold the loop, and a key press with it.
+                        await asyncio.sleep(0)
+            except (ValueError, ConfigurationError) as exc:  # the filter itself: no use retrying
+                log.write_line(f"(not a filter: {one_line(exc)}; F sets another)")
+                return
+            except Exception as exc:  # the status bar shows the connection; follow again soon
+                line = f"(event stream interrupted: {one_line(exc)}; following it again as it comes back)"
+                if line != said:  # once per cause, not once per try
+                    log.write_line(line)
+                    said = line
+            await asyncio.sleep(RETRY_EVENTS)
 
     def action_filter_events(self) -> None:
         """Ask for the event log's filter (queue, kind, function)."""
