@@ -258,7 +258,7 @@ EXPORTED: dict[str, frozenset[str]] = {
         }
     ),
     "naq.tui": frozenset({"__version__", "make_app"}),
-    "naq.tui.app": frozenset({"REFRESH_INTERVAL", "MonitorApp", "make_app"}),
+    "naq.tui.app": frozenset({"CLOSE_TIMEOUT", "REFRESH_INTERVAL", "MonitorApp", "make_app"}),
     "naq.tui.cli": frozenset({"app", "dashboard_command", "main", "tui_command"}),
     "naq.tui.data": frozenset({"FAILED_LIMIT", "LOST_LINGER", "DataSource", "NatsDataSource", "Snapshot"}),
     "naq.tui.dialogs": frozenset({"ConfirmDialog", "FilterDialog", "JobIdDialog"}),

@@ -80,7 +80,10 @@ class NatsServer(EmbeddedServer):
         accounts = self.store_dir / "jetstream"
         if not accounts.is_dir():
             return False
-        return any(entry.name.startswith(".") for entry in accounts.glob("*/streams/*"))
+        try:
+            return any(entry.name.startswith(".") for entry in accounts.glob("*/streams/*"))
+        except FileNotFoundError:  # a directory went while it was read: a removal is running
+            return True
 
 
 class NatsCluster:

@@ -26,10 +26,13 @@ from naq.tui.screens import FailedScreen, JobScreen, OverviewScreen, SchedulesSc
 from naq.tui.screens.base import MonitorScreen
 from naq.tui.widgets.status_bar import ConnectionState
 
-__all__ = ["REFRESH_INTERVAL", "MonitorApp", "make_app"]
+__all__ = ["CLOSE_TIMEOUT", "REFRESH_INTERVAL", "MonitorApp", "make_app"]
 
 REFRESH_INTERVAL: Final = 1.0
 """Least seconds between the starts of two snapshot reads."""
+
+CLOSE_TIMEOUT: Final = 5.0
+"""Most seconds quitting waits for the data source to close."""
 
 
 def _reason(exc: BaseException) -> str:
@@ -77,7 +80,9 @@ class MonitorApp(App[None]):
         self._refresh_loop()
 
     async def on_unmount(self) -> None:
-        await self.source.close()
+        # Quitting must not wait on the network: a source that cannot close soon is left.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.source.close(), CLOSE_TIMEOUT)
 
     def action_schedules(self) -> None:
         """Show the schedules screen."""
