@@ -23,7 +23,7 @@ from naq.client import NaqError
 from naq.tui.data import DataSource, NatsDataSource, Snapshot
 from naq.tui.dialogs import JobIdDialog
 from naq.tui.screens import FailedScreen, JobScreen, OverviewScreen, SchedulesScreen
-from naq.tui.screens.base import MonitorScreen
+from naq.tui.screens.base import MonitorScreen, one_line
 from naq.tui.widgets.status_bar import ConnectionState
 
 __all__ = ["CLOSE_TIMEOUT", "REFRESH_INTERVAL", "MonitorApp", "make_app"]
@@ -37,7 +37,7 @@ CLOSE_TIMEOUT: Final = 5.0
 
 def _reason(exc: BaseException) -> str:
     # One line: the status bar has room for the message, not for a traceback.
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = one_line(exc)
     return text if isinstance(exc, NaqError | OSError | TimeoutError) else f"{type(exc).__name__}: {text}"
 
 

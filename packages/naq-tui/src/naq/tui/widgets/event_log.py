@@ -10,6 +10,7 @@ from typing import Final, Self
 from textual.widgets import Log
 
 from naq.client import EventKind, EventRecord, SystemEventKind
+from naq.tui.widgets.tables import brief
 
 __all__ = ["ALL_KINDS", "LINES_PER_SECOND", "EventFilter", "EventLog", "event_line"]
 
@@ -82,7 +83,7 @@ def event_line(event: EventRecord) -> str:
     error, error_type = event.data.get("error"), event.data.get("error_type")
     if error or error_type:
         kind = f"{str(error_type).rpartition(':')[2]}: " if error_type else ""
-        parts.append(f"{kind}{' '.join(str(error or '').split())[:80]}")
+        parts.append(f"{kind}{brief(str(error or ''), 80)}")
     return "  ".join(parts)
 
 

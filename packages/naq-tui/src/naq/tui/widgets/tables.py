@@ -14,7 +14,7 @@ from naq.client import FailedEntry, QueueStats, ScheduleRecord, WorkerHeartbeat
 from naq.protocol import FailedJobRecord
 from naq.tui.rates import QueueRates
 
-__all__ = ["FailedTable", "QueuesTable", "SchedulesTable", "WorkersTable", "cadence", "relative", "sparkline"]
+__all__ = ["FailedTable", "QueuesTable", "SchedulesTable", "WorkersTable", "brief", "cadence", "relative", "sparkline"]
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -218,7 +218,8 @@ def _schedule_cells(record: ScheduleRecord, now: float) -> tuple[object, ...]:
     )
 
 
-def _one_line(text: str, width: int = 48) -> str:
+def brief(text: str, width: int = 48) -> str:
+    """``text`` on one line, cut to ``width`` characters (ending ``...`` when cut)."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 3] + "..."
 
@@ -257,4 +258,4 @@ def _failed_cells(entry: FailedEntry) -> tuple[object, ...]:
         function, attempts = "(undecodable message)", "-"
     failed_at = datetime.fromtimestamp(record.failed_at, UTC).strftime("%m-%d %H:%M:%S")
     error_type = record.error.type.rpartition(":")[2] or record.error.type
-    return (entry.id, entry.queue, function, error_type, _one_line(record.error.message), failed_at, attempts)
+    return (entry.id, entry.queue, function, error_type, brief(record.error.message), failed_at, attempts)
