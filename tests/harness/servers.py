@@ -70,6 +70,28 @@ class NatsServer(EmbeddedServer):
     def __init__(self, workdir: Path, name: str = "naq-test", cluster_args: tuple[str, ...] = ()) -> None:
         super().__init__(workdir, name=name, extra_args=cluster_args)
 
+    @property
+    def client_port(self) -> int:
+        """The client port of the running server (read back from its URL)."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    def restart(self, down_for: float, kill: bool = False, timeout: float = 15.0) -> tuple[float, float]:
+        """Stop the server (SIGTERM, or SIGKILL with ``kill``), leave it down ``down_for`` s, start it
+        again on the same port and store, and wait until it is healthy.
+
+        Returns the Unix times (stopped, healthy again). Blocking: call it in a thread from async code.
+        """
+        port = self.client_port
+        if kill:
+            self.kill()
+        else:
+            self.stop()
+        stopped = time.time()
+        time.sleep(down_for)  # the outage itself, not a wait for anything
+        self.start(port=port, timeout=timeout)
+        self.wait_healthy(timeout=timeout)
+        return stopped, time.time()
+
     def stream_removals_pending(self) -> bool:
         """Whether the server is still removing the files of a deleted stream.
 

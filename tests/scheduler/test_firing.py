@@ -327,3 +327,36 @@ async def test_a_scheduler_creates_the_job_stream_it_publishes_to(schedulers: An
     await schedulers.start("s1")
     info = await js.stream_info("naq_jobs")
     assert info.config.name == "naq_jobs"
+
+
+async def test_a_claim_that_landed_unseen_is_read_back_and_its_run_published_once(
+    test_settings: Settings, queue: Queue, nc: Any, js: Any
+) -> None:
+    """A claim whose request timed out during a NATS outage but landed on reconnect, while the watch
+    is stale (a restarted server lost its ordered consumer): the next claim fails on the revision,
+    and the firer reads the record back instead of retrying the stale one forever."""
+    from naq.client.runtime import close_connections, get_connection
+    from naq.scheduler._firing import Firer
+    from naq.scheduler._view import ScheduleView
+
+    await queue.purge()  # creates the job stream
+    handle = await queue.schedule(FUNC, 1, 1, interval=60)
+    kv = await js.key_value("naq_scheduled_jobs")
+    now = time.time()
+    due = dataclasses.replace(await handle.info(), next_run_at=now - 1)
+    seen = await kv.put(handle.schedule_id, due.encode())
+    claimed = dataclasses.replace(due, runs=1, last_run_at=now - 1, pending_run_at=now - 1, next_run_at=now + 59)
+    await kv.update(handle.schedule_id, claimed.encode(), last=seen)  # landed, never seen by the view
+    view = ScheduleView()
+    view.update(due, seen)
+    firer = Firer(await get_connection(test_settings), view, lambda: True, 5, 0.1, 0.05)
+    try:
+        await firer.fire(due, seen)  # its claim fails on the revision
+        [(record, _)] = view.pop_due(time.time(), 10)
+        assert record.pending_run_at == claimed.pending_run_at, "the view still holds the stale record"
+        await firer.fire(*view.records[handle.schedule_id])
+    finally:
+        await close_connections()
+    assert (await handle.info()).pending_run_at is None, "the claimed run was confirmed"
+    counts = await published_runs(nc)
+    assert counts[schedule_run_job_id(handle.schedule_id, now - 1)] == 1

@@ -124,7 +124,15 @@ class Firer:
             try:
                 revision = await kv.update(record.schedule_id, claimed.encode(), last=revision)
             except nats.js.errors.KeyWrongLastSequenceError:
-                return  # changed meanwhile (a pause, a cancel, another leader): the watch brings it
+                # Changed meanwhile (a pause, a cancel, another leader, or our own claim that timed
+                # out during a NATS outage and landed when the client reconnected): read it back.
+                # Waiting for the watch is not enough: after a server restart its ordered consumer
+                # is gone until nats-py notices two missed heartbeats (10-20 s), and the schedule
+                # would not fire that long (tests/chaos/test_nats_restart.py).
+                stored = await read_schedule(self.connection, record.schedule_id)
+                if stored is not None:
+                    self.view.update(*stored)
+                return
             record = claimed
             self.view.update(record, revision)
         elif not self.may_fire():
