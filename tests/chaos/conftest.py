@@ -1,8 +1,23 @@
-"""Fixtures of the fault tests: the one-line figures each scenario reports, and its environment.
+"""The fault tests: real processes, real servers, real faults; nothing lost, measured.
 
-Every scenario prints ``chaos <scenario>: key=value ...`` straight to the terminal (so ``-s`` is
-not needed to see it) and, when ``NAQ_CHAOS_REPORT`` names a file, appends the same figures to it
-as one JSON line.
+Five scenarios, one file each, every one against real ``nats-server`` processes (the harness's
+single server, its own restartable one, or the 3-node cluster) and real ``naq-worker`` /
+``naq-scheduler`` subprocesses (``harness.chaos.Fleet`` restarts a slot whose process died, as a
+container's restart policy would). What ran is proved from the jobs' own execution records
+(``harness.chaos_jobs``: one ``O_APPEND`` line per start and end), the results bucket and the
+dead-letter queue, never from counts of publishes.
+
+- ``test_worker_crashes.py``: 2,000 jobs of 150 ms, 3 workers x 10, SIGKILL every 2 s for 30 s.
+- ``test_poison.py``: one ``os._exit(1)`` job among 50 on 2 workers: only it is dead-lettered.
+- ``test_nats_restart.py``: the server down 5 s, back on its store and port, under load.
+- ``test_cluster_node_loss.py``: kill -9 of the node leading ``naq_jobs`` (replicas 3).
+- ``test_scheduler_churn.py``: 50 schedules, the leading scheduler killed every 5 s for 30 s.
+
+All are ``slow`` and ``chaos`` (``pytest -m chaos``); together about 3 minutes on 2 cores.
+``hatch run chaos`` runs the long variants (``NAQ_CHAOS_LONG=1``: longer fault phases, more jobs).
+Every scenario prints one ``chaos <test>: key=value ...`` line of figures to the terminal (seen
+without ``-s``) and appends it as a JSON line to the file ``NAQ_CHAOS_REPORT`` names, if set.
+Every loop is bounded and every wait has a deadline; a kill cadence is a schedule, not a wait.
 """
 
 from __future__ import annotations

@@ -125,6 +125,7 @@ async def test_kill_9_of_the_job_stream_leader_loses_nothing(
         killed=leader_name,
         new_leader=new_leader,
         pause_s=longest_gap(ends, start=killed_at - 1.0, end=stopped_at),
+        enqueue_pause_s=longest_gap(ok.values(), start=killed_at - 1.0, end=stopped_at),
         enqueued_after_kill=sum(1 for t in ok.values() if t > killed_at),
         enqueue_errors_seen=" | ".join(sorted(set(failed.values()))[:4]),
     )

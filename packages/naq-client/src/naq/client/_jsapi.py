@@ -18,6 +18,15 @@ STREAM_NOT_FOUND: Final = 10059
 
 _API_TIMEOUT: Final = 10.0
 
+_RETRIED: Final = ("STREAM.INFO.", "CONSUMER.INFO.")
+"""Read-only requests, sent again while unanswered within :data:`_API_TIMEOUT`: one sent as the
+connection drops, or while a stream elects a new leader, is never answered, and waiting the whole
+timeout on it stalled every enqueue (its queue-full check) 10 s after a server restart or the
+loss of a cluster node, long after the server could answer (tests/chaos)."""
+
+_RETRY_AFTER: Final = 2.0
+"""Seconds one try of a :data:`_RETRIED` request waits for its answer."""
+
 
 class JetStreamAPIError(JetStreamError):
     """The JetStream API refused a request; ``code`` (also ``err_code``) is the server's ``err_code``."""
@@ -31,15 +40,21 @@ class JetStreamAPIError(JetStreamError):
 async def js_api(connection: Connection, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Send ``$JS.API.<subject>`` with a JSON body and return the decoded reply."""
     sent = time.monotonic()
-    try:
-        reply = await connection.nc.request(f"$JS.API.{subject}", json.dumps(body or {}).encode(), timeout=_API_TIMEOUT)
-    except nats.errors.NoRespondersError as exc:
-        raise NaqConnectionError("the NATS server has no JetStream (start it with -js)") from exc
-    except nats.errors.TimeoutError as exc:
-        refusal = None if connection.events is None else connection.events.refusal_since(sent)
-        if refusal is not None:
-            raise NaqConnectionError(f"the NATS server refused this user: {refusal}") from exc
-        raise NaqConnectionError(f"JetStream did not answer {subject} within {_API_TIMEOUT} s") from exc
+    tries = round(_API_TIMEOUT / _RETRY_AFTER) if subject.startswith(_RETRIED) else 1
+    payload = json.dumps(body or {}).encode()
+    for attempt in range(tries):
+        try:
+            reply = await connection.nc.request(f"$JS.API.{subject}", payload, timeout=_API_TIMEOUT / tries)
+            break
+        except nats.errors.NoRespondersError as exc:
+            raise NaqConnectionError("the NATS server has no JetStream (start it with -js)") from exc
+        except nats.errors.TimeoutError as exc:
+            if attempt + 1 < tries:
+                continue
+            refusal = None if connection.events is None else connection.events.refusal_since(sent)
+            if refusal is not None:
+                raise NaqConnectionError(f"the NATS server refused this user: {refusal}") from exc
+            raise NaqConnectionError(f"JetStream did not answer {subject} within {_API_TIMEOUT} s") from exc
     data = json.loads(reply.data)
     if "error" in data:
         raise JetStreamAPIError(subject, data["error"])
