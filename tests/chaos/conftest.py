@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,11 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def chaos_env(naq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def chaos_env(naq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The subprocesses' environment, logging at INFO (DEBUG lines per job cost CPU the fleet needs);
     the test process's own client reads the same ``NAQ_*`` settings."""
     env = {**naq_env, "NAQ_LOG_LEVEL": "INFO"}
     for key, value in env.items():
         if key.startswith("NAQ_"):
             monkeypatch.setenv(key, value)
-    yield env
+    return env

@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 
-from harness.chaos import Fleet, dead_letters, longest_gap, result_records, scaled, worker_args
+from harness.chaos import Fleet, dead_letters, longest_gap, scaled, wait_all_ended, worker_args
 from harness.chaos_jobs import executions, starts
 from harness.jetstream_api import stream_info
 from harness.processes import ProcessGroup
 from harness.servers import NatsCluster
-from harness.waiting import async_wait_for
-from harness.worker_processes import consumer_state, live_worker_ids, wait_registered
+from harness.worker_processes import live_worker_ids, wait_registered
 from naq.client import Queue
 from naq.protocol import names
 
@@ -37,7 +36,9 @@ AFTER_KILL = scaled(15.0, 60.0)
 ENQUEUE_BOUND = 30.0
 
 
-async def produce(queue: Queue, directory: str, until: asyncio.Event, ok: dict[str, float], failed: dict[str, str]) -> None:
+async def produce(
+    queue: Queue, directory: str, until: asyncio.Event, ok: dict[str, float], failed: dict[str, str]
+) -> None:
     """Enqueue a 20 ms job every :data:`PRODUCE_EVERY` s until ``until`` is set (bounded)."""
     began_at = time.time()
     for n in range(100_000):
@@ -46,7 +47,8 @@ async def produce(queue: Queue, directory: str, until: asyncio.Event, ok: dict[s
         began = time.monotonic()
         job_id = f"c{n:05d}"
         try:
-            await asyncio.wait_for(queue.enqueue("harness.chaos_jobs:work", directory, 0.02, job_id=job_id), ENQUEUE_BOUND)
+            enqueued = queue.enqueue("harness.chaos_jobs:work", directory, 0.02, job_id=job_id)
+            await asyncio.wait_for(enqueued, ENQUEUE_BOUND)
             ok[job_id] = time.time()
         except Exception as exc:  # recorded: an error the caller saw is not a silent loss
             failed[job_id] = f"{time.time() - began_at:.2f}s {type(exc).__name__}: {exc}"
@@ -96,15 +98,7 @@ async def test_kill_9_of_the_job_stream_leader_loses_nothing(
         await asyncio.wait_for(producer, ENQUEUE_BOUND + 5)
         stopped_at = time.time()
 
-        async def all_ended() -> bool:
-            return set(ok) <= set(await result_records(js)) and await consumer_state(js) == (0, 0)
-
-        try:
-            await async_wait_for(all_ended, timeout=60, interval=0.5, what="every enqueued job ended")
-        except TimeoutError:
-            missing = set(ok) - set(await result_records(js))
-            raise AssertionError(f"{len(missing)} enqueued jobs never ended: {sorted(missing)[:10]}\n{fleet.logs()}")
-        records = await result_records(js)
+        records = await wait_all_ended(js, ok, fleet, timeout=60)
         new_leader = (await stream_info(nc, names.JOBS_STREAM))["cluster"]["leader"]
         registered = await live_worker_ids()
     finally:

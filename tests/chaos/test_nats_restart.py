@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from harness.chaos import Fleet, dead_letters, result_records, scaled, worker_args
+from harness.chaos import Fleet, dead_letters, scaled, wait_all_ended, worker_args
 from harness.chaos_jobs import executions, starts
 from harness.processes import ProcessGroup
 from harness.servers import NatsServer
 from harness.waiting import async_wait_for
-from harness.worker_processes import consumer_state, live_worker_ids, wait_registered
+from harness.worker_processes import live_worker_ids, wait_registered
 from naq.client import Queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
@@ -57,7 +57,8 @@ async def produce(queue: Queue, directory: str, until: asyncio.Event, out: Produ
         job_id = f"p{n:05d}"
         began = time.monotonic()
         try:
-            await asyncio.wait_for(queue.enqueue("harness.chaos_jobs:work", directory, 0.05, job_id=job_id), ENQUEUE_BOUND)
+            enqueued = queue.enqueue("harness.chaos_jobs:work", directory, 0.05, job_id=job_id)
+            await asyncio.wait_for(enqueued, ENQUEUE_BOUND)
             out.ok[job_id] = time.time()
         except TimeoutError:
             out.hung.append(job_id)
@@ -122,15 +123,7 @@ async def test_a_nats_restart_loses_nothing_and_every_component_recovers(
     try:
         js = nc.jetstream()
 
-        async def all_ended() -> bool:
-            return set(produced.ok) <= set(await result_records(js)) and await consumer_state(js) == (0, 0)
-
-        try:
-            await async_wait_for(all_ended, timeout=60, interval=0.5, what="every enqueued job ended")
-        except TimeoutError:
-            missing = set(produced.ok) - set(await result_records(js))
-            raise AssertionError(f"{len(missing)} enqueued jobs never ended: {sorted(missing)[:10]}\n{fleet.logs()}")
-        records = await result_records(js)
+        records = await wait_all_ended(js, produced.ok, fleet, timeout=60)
         dlq = await dead_letters("default")
         registered = await live_worker_ids()
     finally:

@@ -19,8 +19,7 @@ import pytest
 
 from harness.servers import nats_server_binary
 from harness.waiting import wait_for
-from naq.client import NaqConnectionError, Settings
-from naq.client import _jsapi
+from naq.client import NaqConnectionError, Settings, _jsapi
 from naq.client._connection import close_connections, get_connection
 
 

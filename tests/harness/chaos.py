@@ -19,6 +19,7 @@ from typing import Any
 
 import naq.client
 from harness.processes import ProcessGroup
+from harness.waiting import async_wait_for
 from naq.client import FailedEntry
 from naq.protocol import ResultRecord, SerializationError
 
@@ -31,6 +32,7 @@ __all__ = [
     "result_records",
     "scaled",
     "sleep_until",
+    "wait_all_ended",
     "worker_args",
 ]
 
@@ -161,6 +163,24 @@ async def result_records(js: Any, bucket: str = "naq_results") -> dict[str, Resu
         raise AssertionError("more than a million results")
     finally:
         await watcher.stop()
+
+
+async def wait_all_ended(js: Any, ids: Iterable[str], fleet: Fleet, timeout: float) -> dict[str, ResultRecord]:
+    """Wait until every job of ``ids`` has a result and the default queue's consumer is drained;
+    returns every result record. Fails with the missing ids and the fleet's logs."""
+    from harness.worker_processes import consumer_state
+
+    wanted = set(ids)
+
+    async def ended() -> bool:
+        return wanted <= set(await result_records(js)) and await consumer_state(js) == (0, 0)
+
+    try:
+        await async_wait_for(ended, timeout=timeout, interval=0.5, what="every enqueued job ended")
+    except TimeoutError:
+        missing = wanted - set(await result_records(js))
+        raise AssertionError(f"{len(missing)} jobs never ended: {sorted(missing)[:10]}\n{fleet.logs()}") from None
+    return await result_records(js)
 
 
 async def dead_letters(queue: str | None = None, nats_url: str | Sequence[str] | None = None) -> list[FailedEntry]:
