@@ -89,9 +89,12 @@ class Heartbeat:
         )
 
     async def beat(self, status: WorkerStatus | None = None) -> None:
-        """Publish one heartbeat now."""
+        """Publish one heartbeat now; a worker running more jobs than one record can name lists
+        the first of them (the record fits the server's max payload)."""
+        connection = self.worker.connection
         subject = kv_key_subject(names.WORKERS_BUCKET, self.worker.worker_id)
-        await self.worker.connection.js.publish(subject, self.record(status).encode())
+        record = self.record(status).fitted(connection.nc.max_payload)
+        await connection.js.publish(subject, record.encode())
 
     def start(self) -> None:
         """Start beating in the background."""
