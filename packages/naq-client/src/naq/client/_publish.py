@@ -30,8 +30,8 @@ from typing import Any, Final
 from nats.js import api
 
 from naq.client._acks import publish_acked
-from naq.client._measured import check_size, record_name
 from naq.client._connection import Connection
+from naq.client._measured import check_size, record_name
 from naq.protocol import DependencyVerdict, JobEnvelope, JobTooLargeError, MessagePurpose, MessageTooLargeError, names
 from naq.protocol.subjects import (
     delayed_subject,
