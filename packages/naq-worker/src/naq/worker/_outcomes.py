@@ -314,7 +314,35 @@ class Outcomes:
         else:
             logger.debug("could not store a job outcome ({}); delivered again in {:.1f} s", error, delay)
         if delivery is not None:
+            await self._explain_redelivery(delivery)
             await delivery.message.nak(delay=delay)
+
+    async def _explain_redelivery(self, delivery: Delivery) -> None:
+        """Record that this delivery comes back for a refused write, not a crash: without it the
+        redelivery would count against the job's crash limit (``NAQ_MAX_CRASH_REDELIVERIES``) and a
+        few refused writes would dead-letter it as a lost worker. Best effort: the status bucket
+        may be refusing writes too."""
+        envelope, message = delivery.envelope, delivery.message
+        if envelope is None:
+            return
+        sequence = message.metadata.sequence.stream
+        try:
+            before = await self.store.read_status(envelope.job_id)
+            crashes = before.crashes if before is not None and before.stream_sequence == sequence else 0
+            await self.store.write_status(
+                JobStatusRecord(
+                    job_id=envelope.job_id,
+                    queue=envelope.queue,
+                    status=JobStatus.RETRYING,
+                    attempts=max(delivery.attempt - 1, 0),
+                    updated_at=time.time(),
+                    crashes=crashes,
+                    stream_sequence=sequence,
+                    deliveries=message.metadata.num_delivered,
+                )
+            )
+        except Exception as exc:
+            logger.debug("could not record why job {} comes back: {}", envelope.job_id, exc)
 
     async def _unstorable(self, delivery: Delivery | None, error: Exception) -> None:
         """A write is too large for any retry to store it: end the job, never deliver it again."""
