@@ -228,9 +228,11 @@ def test_the_audit_catches_pickle_that_no_record_declares() -> None:
     audit.check("raw", pickle.dumps([1, 2]))
     audit.check("event", json.dumps({"v": 1, "record": "event", "data": {"error": blob}}).encode())
     audit.check("json result", json.dumps({"v": 1, "record": "result", "serializer": "json", "value": blob}).encode())
-    audit.check("schedule", json.dumps({"v": 1, "record": "schedule", "job": {"function": "m:f", "payload": blob}}).encode())
+    schedule = {"v": 1, "record": "schedule", "job": {"function": "m:f", "payload": blob}}
+    audit.check("schedule", json.dumps(schedule).encode())
     assert [problem.split(":")[0] for problem in audit.problems] == ["raw", "event", "json result", "schedule"]
     declared_ok = Audit()
-    declared_ok.check("pickle result", json.dumps({"v": 1, "record": "result", "serializer": "pickle", "value": blob}).encode())
+    result = {"v": 1, "record": "result", "serializer": "pickle", "value": blob}
+    declared_ok.check("pickle result", json.dumps(result).encode())
     assert not declared_ok.problems
     assert declared_ok.pickled == [("result", ("value",))]
