@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from harness.chaos import Fleet, dead_letters, result_records, scaled, worker_args
+from harness.chaos import Fleet, dead_letters, scaled, wait_all_ended, worker_args
 from harness.chaos_jobs import executions, starts
 from harness.processes import ProcessGroup
 from harness.waiting import async_wait_for
-from harness.worker_processes import consumer_state, live_worker_ids, wait_registered
+from harness.worker_processes import live_worker_ids, wait_registered
 from naq.client import Queue, Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
@@ -51,16 +51,7 @@ async def test_only_the_poison_is_dead_lettered_and_its_bystanders_complete(
     bystanders = {job.job_id for job in first + rest}
     everything = bystanders | {poison.job_id}
 
-    async def all_ended() -> bool:
-        fleet.supervise()
-        ended = await result_records(js)
-        return everything <= set(ended) and await consumer_state(js) == (0, 0)
-
-    try:
-        await async_wait_for(all_ended, timeout=scaled(90, 300), interval=0.25, what="every job ended")
-    except TimeoutError:
-        ended = await result_records(js)
-        raise AssertionError(f"{len(everything & set(ended))}/{len(everything)} ended\n{fleet.logs(1500)}") from None
+    records = await wait_all_ended(js, everything, fleet, timeout=scaled(90, 300), supervise=True)
     elapsed = time.monotonic() - began
 
     # No worker stays down: every slot's process registers again after the last crash.
@@ -70,7 +61,6 @@ async def test_only_the_poison_is_dead_lettered_and_its_bystanders_complete(
 
     await async_wait_for(fleet_up, timeout=30, interval=0.2, what="every worker slot up again")
 
-    records = await result_records(js)
     dlq = [entry for entry in await dead_letters("default") if entry.id in everything]
     runs = starts(executions(run_dir))
     bystanders_completed = {job_id for job_id in bystanders if records[job_id].status == "completed"}

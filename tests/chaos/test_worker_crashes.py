@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from harness.chaos import Fleet, dead_letters, result_records, scaled, sleep_until, worker_args
+from harness.chaos import Fleet, dead_letters, scaled, sleep_until, wait_all_ended, worker_args
 from harness.chaos_jobs import executions, starts
 from harness.processes import ProcessGroup
-from harness.waiting import async_wait_for
 from harness.worker_processes import consumer_state, wait_registered
 from naq.client import Queue
 
@@ -64,21 +63,9 @@ async def test_sigkill_of_busy_workers_loses_and_dead_letters_nothing(
         fleet.kill(tick % WORKERS)
     kill_phase = time.monotonic() - began
 
-    async def all_ended() -> bool:
-        fleet.supervise()
-        return len(await result_records(js)) >= JOBS and await consumer_state(js) == (0, 0)
-
-    try:
-        await async_wait_for(all_ended, timeout=scaled(90, 300), interval=0.5, what="every job ended")
-    except TimeoutError:
-        records = await result_records(js)
-        raise AssertionError(
-            f"{len(records)}/{JOBS} ended, consumer (pending, ack pending) = {await consumer_state(js)}\n"
-            f"{fleet.logs(1500)}"
-        ) from None
+    ended = await wait_all_ended(js, ids, fleet, timeout=scaled(90, 300), supervise=True)
     elapsed = time.monotonic() - began
-
-    records = {job_id: r for job_id, r in (await result_records(js)).items() if job_id in ids}
+    records = {job_id: r for job_id, r in ended.items() if job_id in ids}
     completed = {job_id for job_id, r in records.items() if r.status == "completed"}
     dlq = [entry for entry in await dead_letters("default") if entry.id in ids]
     runs = starts(executions(run_dir))
@@ -99,7 +86,8 @@ async def test_sigkill_of_busy_workers_loses_and_dead_letters_nothing(
 
     assert kills >= 3, f"the jobs ended before the kills began: {shown}"
     assert duplicates > 0, f"no kill hit a running job (no job started twice): {shown}"
-    assert not dlq, "dead-lettered: " + "; ".join(f"{e.id}: {e.record.error}" for e in dlq)
+    reasons = "; ".join(f"{e.id}: {e.record.error}" for e in dlq)
+    assert not dlq, f"dead-lettered: {reasons}{_history(dlq, run_dir, fleet)}"
     failed = {job_id: r.error for job_id, r in records.items() if r.status != "completed"}
     assert not failed, f"jobs that did not complete: {failed}"
     assert completed == ids, f"{len(ids - completed)} jobs lost"
@@ -108,3 +96,16 @@ async def test_sigkill_of_busy_workers_loses_and_dead_letters_nothing(
     assert not never_ran, f"completed without an execution record: {sorted(never_ran)[:5]}"
     assert duplicates <= kills * CONCURRENCY, f"more duplicate runs than kills x in-flight: {shown}"
     assert all(p.poll() is None for p in fleet.live.values()), fleet.logs()
+
+
+def _history(dlq: list[Any], run_dir: Path, fleet: Fleet) -> str:
+    """Each dead-lettered job's executions beside the kills, for the failure message."""
+    killed = {pid: at for _, pid, at in fleet.kills}
+    lines = []
+    for entry in dlq:
+        lines.append(f"\n{entry.id}:")
+        for e in executions(run_dir):
+            if e.job_id == entry.id:
+                fate = f" (pid killed at {killed[e.pid]:.3f})" if e.pid in killed else ""
+                lines.append(f"  {e.event} pid {e.pid} at {e.at:.3f}{fate}")
+    return "\n".join(lines)

@@ -86,8 +86,8 @@ class Fleet:
         self.every: list[subprocess.Popen[bytes]] = []
         self.deaths: list[tuple[str, int]] = []
         """(name, exit code) of every process that died by itself (not killed by :meth:`kill`)."""
-        self.kills: list[tuple[str, float]] = []
-        """(name, unix time) of every process :meth:`kill` took down."""
+        self.kills: list[tuple[str, int, float]] = []
+        """(name, pid, unix time) of every process :meth:`kill` took down."""
         for slot in range(size):
             self.slots.append(self._spawn(slot))
 
@@ -121,7 +121,7 @@ class Fleet:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait(10)
-            self.kills.append((name, time.time()))
+            self.kills.append((name, process.pid, time.time()))
         else:
             self.deaths.append((name, process.returncode))
         self.slots[slot] = self._spawn(slot)
@@ -165,22 +165,36 @@ async def result_records(js: Any, bucket: str = "naq_results") -> dict[str, Resu
         await watcher.stop()
 
 
-async def wait_all_ended(js: Any, ids: Iterable[str], fleet: Fleet, timeout: float) -> dict[str, ResultRecord]:
-    """Wait until every job of ``ids`` has a result and the default queue's consumer is drained;
-    returns every result record. Fails with the missing ids and the fleet's logs."""
+async def wait_all_ended(
+    js: Any, ids: Iterable[str], fleet: Fleet, timeout: float, supervise: bool = False
+) -> dict[str, ResultRecord]:
+    """Wait until every job of ``ids`` has a result and the default queue's consumer is drained
+    (restarting dead processes of ``fleet`` meanwhile if ``supervise``); returns the result records
+    of that check. Fails with the missing ids and the fleet's logs.
+
+    The records returned are those the successful check read: a second read could come back short
+    (a watch's "no more values" marker can arrive before the values on a cluster).
+    """
     from harness.worker_processes import consumer_state
 
     wanted = set(ids)
+    seen: dict[str, ResultRecord] = {}
 
     async def ended() -> bool:
-        return wanted <= set(await result_records(js)) and await consumer_state(js) == (0, 0)
+        if supervise:
+            fleet.supervise()
+        records = await result_records(js)
+        if not wanted <= set(records) or await consumer_state(js) != (0, 0):
+            return False
+        seen.update(records)
+        return True
 
     try:
         await async_wait_for(ended, timeout=timeout, interval=0.5, what="every enqueued job ended")
     except TimeoutError:
         missing = wanted - set(await result_records(js))
         raise AssertionError(f"{len(missing)} jobs never ended: {sorted(missing)[:10]}\n{fleet.logs()}") from None
-    return await result_records(js)
+    return seen
 
 
 async def dead_letters(queue: str | None = None, nats_url: str | Sequence[str] | None = None) -> list[FailedEntry]:
