@@ -9,9 +9,11 @@ the server (without credentials); a connection closed on purpose logs nothing.
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import Final
 from urllib.parse import ParseResult
 
@@ -19,7 +21,13 @@ import nats.errors
 from loguru import logger
 from nats.aio.client import Client as NATS
 
-__all__ = ["ConnectionEvents", "describe_connect_error"]
+__all__ = ["ConnectionEvents", "RefusalListener", "describe_connect_error", "refused_subject"]
+
+RefusalListener = Callable[[str, str, str], None]
+"""Called with what was refused (``publish`` or ``subscribe``), the subject (lower case, as nats-py
+reports it), and the server's words."""
+
+_VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "([^"]+)"', re.IGNORECASE)
 
 _MAX_CAUSES: Final = 4
 """Distinct connect failures kept for the error message (one per server, typically)."""
@@ -37,6 +45,17 @@ def describe_connect_error(error: BaseException) -> str:
     if isinstance(error, ssl.SSLError):
         return f"TLS failed ({detail})"
     return detail
+
+
+def refused_subject(text: str) -> tuple[str, str] | None:
+    """``("publish" | "subscribe", subject)`` of a server's permissions violation, else ``None``.
+
+    nats-py lowercases the server's error, so the subject is in lower case: compare it with
+    :meth:`str.lower` of the subject sent."""
+    match = _VIOLATION.search(text)
+    if match is None:
+        return None
+    return ("publish" if match.group(1).lower() == "publish" else "subscribe"), match.group(2)
 
 
 def server_url(url: ParseResult | None) -> str:
@@ -63,6 +82,7 @@ class ConnectionEvents:
         """The last permissions violation the server reported (monotonic time, its words): the
         server drops a refused request without an answer, so a request that times out looks
         here for the reason."""
+        self._listeners: list[RefusalListener] = []
 
     def connected(self) -> None:
         """The first connect succeeded: remember the server, stop collecting causes."""
@@ -75,12 +95,29 @@ class ConnectionEvents:
         errors surface through the calls."""
         text = " ".join(str(error).split())
         if "permissions violation" in text.lower():
-            self.refused = (time.monotonic(), text.removeprefix("nats: "))
+            words = text.removeprefix("nats: ")
+            self.refused = (time.monotonic(), words)
+            refused = refused_subject(words)
+            if refused is not None:
+                for listener in list(self._listeners):
+                    listener(refused[0], refused[1], words)
         if not self._connecting:
             return
         cause = describe_connect_error(error)
         if cause not in self.causes and len(self.causes) < _MAX_CAUSES:
             self.causes.append(cause)
+
+    def listen_refusals(self, listener: RefusalListener) -> Callable[[], None]:
+        """Call ``listener`` for every permissions violation the server reports from now on, so a
+        call waiting on a refused subject fails at once instead of timing out; returns the
+        function that stops listening."""
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return stop
 
     def refusal_since(self, since: float) -> str | None:
         """The server's words for a permissions violation it reported at or after ``since``

@@ -1,0 +1,202 @@
+"""Least privilege (docs/security.md): every component under its own user of the example server
+configuration, and what a producer and a monitor are refused.
+
+The server runs THE example file of the docs (harness.permissions). Refusals are asserted by the
+server's permissions violation (naq's error quotes it; raw writes are seen on the connection),
+never by a timeout. A worker and a scheduler run as subprocesses, like a deployment's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+import naq.client
+from harness import jobs
+from harness.permissions import RawClient, permissioned_server, role_settings, role_url, violations
+from harness.processes import ProcessGroup
+from harness.servers import NatsServer
+from harness.waiting import async_wait_for
+from naq.client import JobExecutionError, NaqError, Queue
+from naq.protocol import Settings, names
+
+JOB_MODULE = "harness.jobs"
+REFUSED = "permissions violation"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A fresh server with the example configuration (and no naq streams yet)."""
+    with permissioned_server(tmp_path / "server") as running:
+        yield running
+
+
+@pytest.fixture
+async def closing_naq() -> AsyncIterator[None]:
+    """naq's connections of this loop closed after the test."""
+    yield
+    await naq.client.close()
+
+
+def _env(naq_env: dict[str, str], settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in naq_env.items() if not k.startswith("NAQ_")}
+    return {**env, **settings.as_env(), "NAQ_LOG_LEVEL": "DEBUG"}
+
+
+def _setup(processes: ProcessGroup, naq_env: dict[str, str], server: NatsServer) -> str:
+    """``naq setup`` as the admin; its output."""
+    setup = processes.spawn("naq", "setup", env=_env(naq_env, role_settings(server, "admin")))
+    assert setup.wait(30) == 0, processes.output(setup)
+    return processes.output(setup)
+
+
+async def test_a_component_started_before_setup_says_to_run_it(
+    server: NatsServer, processes: ProcessGroup, naq_env: dict[str, str], closing_naq: None
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(NaqError, match=r"naq_jobs does not exist.*run `naq setup`"):
+        await Queue(settings=role_settings(server, "producer")).enqueue(jobs.add, 1, 2)
+    assert time.monotonic() - started < 5, "the refusal waited out a timeout"
+    worker = processes.spawn(
+        "naq-worker", "--allow-module", JOB_MODULE, env=_env(naq_env, role_settings(server, "worker"))
+    )
+    assert worker.wait(30) != 0
+    assert "run `naq setup`" in processes.output(worker)
+    # The admin's setup creates every stream and bucket; run again, it changes nothing.
+    first = _setup(processes, naq_env, server)
+    assert first.count(": created") == 9, first
+    again = _setup(processes, naq_env, server)
+    assert again.count(": unchanged") == 9, again
+
+
+async def test_each_component_works_under_its_own_user(
+    server: NatsServer, processes: ProcessGroup, naq_env: dict[str, str], tmp_path: Path, closing_naq: None
+) -> None:
+    _setup(processes, naq_env, server)
+    worker_settings = role_settings(server, "worker")
+    processes.spawn("naq-worker", "--allow-module", JOB_MODULE, "-c", "4", env=_env(naq_env, worker_settings))
+    processes.spawn("naq-scheduler", env=_env(naq_env, role_settings(server, "scheduler")))
+    producer = Queue(settings=role_settings(server, "producer"))
+    runs = str(tmp_path)
+
+    # Producer: enqueue, read the result, a dependency, a delayed job, a schedule the scheduler fires.
+    job = await producer.enqueue(jobs.add, 1, 2)
+    assert await job.result(timeout=20) == 3
+    slow = await producer.enqueue(jobs.sleep_then_record, runs, "slow", 1.0)
+    dependent = await producer.enqueue(jobs.add, 2, 2, depends_on=[slow])
+    assert await dependent.result(timeout=20) == 4
+    later = await producer.enqueue_in(1, jobs.add, 3, 3)
+    every = await producer.schedule(jobs.record_run, runs, "every", interval=0.5, repeat=2)
+    assert await later.result(timeout=20) == 6
+    await async_wait_for(lambda: len(jobs.runs(runs, "every")) >= 2, timeout=20, what="two scheduled runs")
+    failing = await producer.enqueue(jobs.always_fail, runs, "fail", max_retries=1, retry_delay=1)
+    with pytest.raises(JobExecutionError):
+        await failing.result(timeout=20)
+    assert await job.status() == naq.client.JobStatus.COMPLETED
+
+    # Operator: cancel a queued job and a running one, requeue and delete from the DLQ, purge a
+    # queue, pause, resume, run now and delete a schedule.
+    operator = role_url(server, "operator")
+    far = await producer.enqueue_in(300, jobs.add, 0, 0)
+    assert await naq.client.cancel_job(far.job_id, nats_url=operator)
+    running = await producer.enqueue(jobs.record_then_sleep, runs, "cancelled", 30)
+    await async_wait_for(lambda: jobs.runs(runs, "cancelled"), timeout=20, what="the job running")
+    assert await naq.client.cancel_job(running.job_id, nats_url=operator)
+    with pytest.raises(naq.client.JobCancelledError):
+        await running.result(timeout=20)
+    [entry] = [e async for e in naq.client.failed_jobs(nats_url=operator)]
+    assert await naq.client.requeue_failed_job(entry, nats_url=operator) == failing.job_id
+    with pytest.raises(JobExecutionError):
+        await failing.result(timeout=20)
+    [entry] = [e async for e in naq.client.failed_jobs(nats_url=operator)]
+    await naq.client.delete_failed_job(entry, nats_url=operator)
+    idle = Queue("idle", settings=role_settings(server, "producer"))
+    await idle.enqueue(jobs.add, 1, 1)
+    assert await naq.client.purge_queue("idle", nats_url=operator) == 1
+    hourly = await producer.schedule(jobs.add, 5, 5, interval=3600)
+    assert await naq.client.pause_scheduled_job(hourly.schedule_id, nats_url=operator)
+    assert await naq.client.resume_scheduled_job(hourly.schedule_id, nats_url=operator)
+    extra = await naq.client.run_scheduled_job_now(hourly.schedule_id, nats_url=operator)
+    assert await naq.client.cancel_scheduled_job(hourly.schedule_id, nats_url=operator)
+
+    # Monitor: queue stats, workers, schedules, failed jobs, a job's whole story, events.
+    monitor = role_url(server, "monitor")
+    assert "default" in await naq.client.queues(monitor)
+    stats = await naq.client.queue_stats("default", monitor)
+    assert stats.workers == 1
+    [heartbeat] = await naq.client.list_workers(monitor)
+    assert list(heartbeat.queues) == ["default"]
+    assert await naq.client.list_scheduled_jobs(nats_url=monitor) == []
+    assert [e async for e in naq.client.failed_jobs(nats_url=monitor)] == []
+    info = await naq.client.job_info(extra.job_id, monitor)
+    assert info.job_id == extra.job_id
+    async with naq.client.watch_workers(monitor) as watch:
+        change = await asyncio.wait_for(anext(aiter(watch)), 10)
+        assert change.heartbeat.queues
+    async with naq.client.events("default", since=0.0, nats_url=monitor) as stream:
+        event = await asyncio.wait_for(anext(aiter(stream)), 10)
+        assert event.queue == "default"
+    assert violations(server) == [], "a component did something its user may not"
+
+
+async def test_a_producer_can_neither_consume_jobs_nor_write_results(
+    server: NatsServer, processes: ProcessGroup, naq_env: dict[str, str], closing_naq: None
+) -> None:
+    _setup(processes, naq_env, server)
+    await Queue(settings=role_settings(server, "producer")).enqueue(jobs.add, 1, 2)
+    raw = await RawClient().connect(server, "producer")
+    try:
+        js = raw.nc.jetstream()
+        create = f"$JS.API.CONSUMER.CREATE.{names.JOBS_STREAM}.thief"
+        body = {"stream_name": names.JOBS_STREAM, "config": {"durable_name": "thief", "ack_policy": "explicit"}}
+        assert REFUSED in (await raw.refused(create, raw.nc.request(create, json.dumps(body).encode(), timeout=5))).lower()
+        fetch = f"$JS.API.CONSUMER.MSG.NEXT.{names.JOBS_STREAM}.naq-worker-default"
+        assert REFUSED in (await raw.refused(fetch, raw.nc.request(fetch, b'{"batch": 1}', timeout=5))).lower()
+        put = f"$KV.{names.RESULTS_BUCKET}.forged"
+        assert REFUSED in (await raw.refused(put, js.publish(put, b"forged"))).lower()
+    finally:
+        await raw.close()
+    # The job is still there for a worker.
+    stats = await naq.client.queue_stats("default", role_url(server, "monitor"))
+    assert stats.pending == 1
+
+
+async def test_a_monitor_cannot_change_anything(
+    server: NatsServer, processes: ProcessGroup, naq_env: dict[str, str], closing_naq: None
+) -> None:
+    _setup(processes, naq_env, server)
+    producer = Queue(settings=role_settings(server, "producer"))
+    queued = await producer.enqueue(jobs.add, 1, 2)
+    monitor = role_url(server, "monitor")
+    with pytest.raises(NaqError, match=REFUSED):
+        await naq.client.enqueue(jobs.add, 1, 2, nats_url=monitor)
+    with pytest.raises(NaqError, match=REFUSED):
+        await naq.client.purge_queue("default", nats_url=monitor)
+    with pytest.raises(NaqError, match=REFUSED):
+        await naq.client.cancel_job(queued.job_id, nats_url=monitor)
+    raw = await RawClient().connect(server, "monitor")
+    try:
+        js = raw.nc.jetstream()
+        for bucket in (
+            names.RESULTS_BUCKET,
+            names.JOB_STATUS_BUCKET,
+            names.WAITING_BUCKET,
+            names.SCHEDULES_BUCKET,
+            names.SCHEDULER_LOCK_BUCKET,
+            names.WORKERS_BUCKET,
+        ):
+            put = f"$KV.{bucket}.forged"
+            assert REFUSED in (await raw.refused(put, js.publish(put, b"forged"))).lower()
+        for subject in ("naq.failed.default.forged", "naq.control.cancel.forged", "naq.events.default.completed"):
+            assert REFUSED in (await raw.refused(subject, raw.nc.publish(subject, b"forged"))).lower()
+        delete = f"$JS.API.STREAM.DELETE.{names.JOBS_STREAM}"
+        assert REFUSED in (await raw.refused(delete, raw.nc.request(delete, b"", timeout=5))).lower()
+    finally:
+        await raw.close()
+    stats = await naq.client.queue_stats("default", monitor)
+    assert stats.pending == 1, "the monitor changed the queue"
