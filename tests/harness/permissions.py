@@ -34,7 +34,8 @@ EXAMPLE_CONFIG = Path(__file__).parents[2] / "docs" / "examples" / "security" / 
 ROLES = ("admin", "producer", "operator", "worker", "scheduler", "monitor")
 """The users of the example configuration, ``naq-<role>``."""
 
-_VIOLATION = re.compile(r"permissions violation", re.IGNORECASE)
+_VIOLATION = re.compile(r"(publish|subscription) violation", re.IGNORECASE)
+"""How nats-server logs a refused publish or subscription."""
 
 
 def _password(role: str) -> str:
