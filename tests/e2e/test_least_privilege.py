@@ -80,7 +80,9 @@ async def test_each_component_works_under_its_own_user(
     _setup(processes, naq_env, server)
     worker_settings = role_settings(server, "worker")
     processes.spawn("naq-worker", "--allow-module", JOB_MODULE, "-c", "4", env=_env(naq_env, worker_settings))
-    processes.spawn("naq-scheduler", env=_env(naq_env, role_settings(server, "scheduler")))
+    # Two schedulers: one leads, the other watches the lock (both paths under the user's rights).
+    for _ in range(2):
+        processes.spawn("naq-scheduler", env=_env(naq_env, role_settings(server, "scheduler")))
     producer = Queue(settings=role_settings(server, "producer"))
     runs = str(tmp_path)
 
