@@ -88,7 +88,10 @@ def test_the_command_prints_each_stream_and_exits_1_when_one_failed(test_setting
 @pytest.mark.parametrize(
     ("words", "expected"),
     [
-        ('permissions violation for publish to "$js.api.stream.create.naq_jobs"', ("publish", "$js.api.stream.create.naq_jobs")),
+        (
+            'permissions violation for publish to "$js.api.stream.create.naq_jobs"',
+            ("publish", "$js.api.stream.create.naq_jobs"),
+        ),
         ('Permissions Violation for Subscription to "_INBOX.abc.*"', ("subscribe", "_INBOX.abc.*")),
         ("authorization violation", None),
     ],

@@ -22,7 +22,7 @@ from harness.permissions import RawClient, permissioned_server, role_settings, r
 from harness.processes import ProcessGroup
 from harness.servers import NatsServer
 from harness.waiting import async_wait_for
-from naq.client import JobExecutionError, NaqError, Queue
+from naq.client import Job, JobExecutionError, NaqError, Queue
 from naq.protocol import Settings, names
 
 JOB_MODULE = "harness.jobs"
@@ -85,24 +85,39 @@ async def test_each_component_works_under_its_own_user(
         processes.spawn("naq-scheduler", env=_env(naq_env, role_settings(server, "scheduler")))
     producer = Queue(settings=role_settings(server, "producer"))
     runs = str(tmp_path)
+    failing = await _as_producer(producer, runs)
+    extra = await _as_operator(server, producer, runs, failing)
+    await _as_monitor(server, extra)
+    # Nothing was refused, but the monitor's deletes of its own read consumers (which it may not
+    # delete: the server removes them when idle), asked once per stream and connection.
+    refused = violations(server)
+    unexpected = [line for line in refused if not _a_monitor_deleting_its_read(line)]
+    assert unexpected == [], "a component did something its user may not"
+    assert len(refused) <= 3, refused
 
-    # Producer: enqueue, read the result, a dependency, a delayed job, a schedule the scheduler fires.
+
+async def _as_producer(producer: Queue, runs: str) -> Job:
+    """Enqueue and read results: a dependency, a delayed job, a schedule the scheduler fires, a job
+    that is retried (a delayed publish by the worker) and dead-lettered; returns that job."""
     job = await producer.enqueue(jobs.add, 1, 2)
     assert await job.result(timeout=20) == 3
     slow = await producer.enqueue(jobs.sleep_then_record, runs, "slow", 1.0)
     dependent = await producer.enqueue(jobs.add, 2, 2, depends_on=[slow])
     assert await dependent.result(timeout=20) == 4
     later = await producer.enqueue_in(1, jobs.add, 3, 3)
-    every = await producer.schedule(jobs.record_run, runs, "every", interval=0.5, repeat=2)
+    await producer.schedule(jobs.record_run, runs, "every", interval=0.5, repeat=2)
     assert await later.result(timeout=20) == 6
     await async_wait_for(lambda: len(jobs.runs(runs, "every")) >= 2, timeout=20, what="two scheduled runs")
     failing = await producer.enqueue(jobs.always_fail, runs, "fail", max_retries=1, retry_delay=1)
     with pytest.raises(JobExecutionError):
         await failing.result(timeout=20)
     assert await job.status() == naq.client.JobStatus.COMPLETED
+    return failing
 
-    # Operator: cancel a queued job and a running one, requeue and delete from the DLQ, purge a
-    # queue, pause, resume, run now and delete a schedule.
+
+async def _as_operator(server: NatsServer, producer: Queue, runs: str, failing: Job) -> Job:
+    """Cancel a queued job and a running one, requeue and delete from the DLQ, purge a queue,
+    pause, resume, run now and delete a schedule; returns the run-now's job."""
     operator = role_url(server, "operator")
     far = await producer.enqueue_in(300, jobs.add, 0, 0)
     assert await naq.client.cancel_job(far.job_id, nats_url=operator)
@@ -125,8 +140,11 @@ async def test_each_component_works_under_its_own_user(
     assert await naq.client.resume_scheduled_job(hourly.schedule_id, nats_url=operator)
     extra = await naq.client.run_scheduled_job_now(hourly.schedule_id, nats_url=operator)
     assert await naq.client.cancel_scheduled_job(hourly.schedule_id, nats_url=operator)
+    return extra
 
-    # Monitor: queue stats, workers, schedules, failed jobs, a job's whole story, events.
+
+async def _as_monitor(server: NatsServer, job: Job) -> None:
+    """Queue stats, workers, schedules, failed jobs, a job's whole story, events, a watch."""
     monitor = role_url(server, "monitor")
     assert "default" in await naq.client.queues(monitor)
     stats = await naq.client.queue_stats("default", monitor)
@@ -135,20 +153,14 @@ async def test_each_component_works_under_its_own_user(
     assert list(heartbeat.queues) == ["default"]
     assert await naq.client.list_scheduled_jobs(nats_url=monitor) == []
     assert [e async for e in naq.client.failed_jobs(nats_url=monitor)] == []
-    info = await naq.client.job_info(extra.job_id, monitor)
-    assert info.job_id == extra.job_id
+    info = await naq.client.job_info(job.job_id, monitor)
+    assert info.job_id == job.job_id
     async with naq.client.watch_workers(monitor) as watch:
         change = await asyncio.wait_for(anext(aiter(watch)), 10)
         assert change.heartbeat.queues
     async with naq.client.events("default", since=0.0, nats_url=monitor) as stream:
         event = await asyncio.wait_for(anext(aiter(stream)), 10)
         assert event.queue == "default"
-    # Nothing was refused, but the monitor's deletes of its own read consumers (which it may not
-    # delete: the server removes them when idle), asked once per stream and connection.
-    refused = violations(server)
-    unexpected = [line for line in refused if not _a_monitor_deleting_its_read(line)]
-    assert unexpected == [], "a component did something its user may not"
-    assert len(refused) <= 3, refused
 
 
 def _a_monitor_deleting_its_read(line: str) -> bool:
@@ -164,8 +176,8 @@ async def test_a_producer_can_neither_consume_jobs_nor_write_results(
     try:
         js = raw.nc.jetstream()
         create = f"$JS.API.CONSUMER.CREATE.{names.JOBS_STREAM}.thief"
-        body = {"stream_name": names.JOBS_STREAM, "config": {"durable_name": "thief", "ack_policy": "explicit"}}
-        assert REFUSED in (await raw.refused(create, raw.nc.request(create, json.dumps(body).encode(), timeout=5))).lower()
+        body = json.dumps({"stream_name": names.JOBS_STREAM, "config": {"durable_name": "thief"}}).encode()
+        assert REFUSED in (await raw.refused(create, raw.nc.request(create, body, timeout=5))).lower()
         fetch = f"$JS.API.CONSUMER.MSG.NEXT.{names.JOBS_STREAM}.naq-worker-default"
         assert REFUSED in (await raw.refused(fetch, raw.nc.request(fetch, b'{"batch": 1}', timeout=5))).lower()
         put = f"$KV.{names.RESULTS_BUCKET}.forged"

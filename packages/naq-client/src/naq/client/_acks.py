@@ -7,8 +7,9 @@ writes) many publishes are in flight at once, so one connection keeps one reply 
 passed. Errors are nats-py's own: ``APIError`` subclasses for a refused message,
 ``NoStreamResponseError`` when no stream captures the subject, ``TimeoutError`` on no answer;
 naq's ``NaqConnectionError`` at once when the server refuses the publish for this user's
-permissions (it drops the message and says so on the connection, not in a reply); and naq's ``MessageTooLargeError`` before sending a message the server would refuse for its size
-(which would close the connection).
+permissions (it drops the message and says so on the connection, not in a reply); and naq's
+``MessageTooLargeError`` before sending a message the server would refuse for its size (which
+would close the connection).
 
 (``js.publish_async`` is not used: in nats-py 2.16 its future never completes when the server
 refuses a message, which would hold a job's slot forever.)

@@ -47,7 +47,9 @@ class ResourceMissingError(JetStreamError):
     """A stream or bucket naq needs does not exist and this user may not create it."""
 
     def __init__(self, stream: str, refusal: str) -> None:
-        super().__init__(f"stream {stream} does not exist and this NATS user may not create it; {SETUP_HINT} ({refusal})")
+        super().__init__(
+            f"stream {stream} does not exist and this NATS user may not create it; {SETUP_HINT} ({refusal})"
+        )
         self.stream = stream
 
 
