@@ -18,7 +18,7 @@ import pytest
 
 import naq.client
 from harness import jobs
-from harness.permissions import RawClient, permissioned_server, role_settings, role_url, violations
+from harness.permissions import RawClient, inbox_prefix, permissioned_server, role_settings, role_url, violations
 from harness.processes import ProcessGroup
 from harness.servers import NatsServer
 from harness.waiting import async_wait_for
@@ -41,6 +41,13 @@ async def closing_naq() -> AsyncIterator[None]:
     """naq's connections of this loop closed after the test."""
     yield
     await naq.client.close()
+
+
+def _as(monkeypatch: pytest.MonkeyPatch, server: NatsServer, role: str) -> str:
+    """The URL for the API's ``nats_url`` as ``naq-<role>``, its inbox prefix set in the environment
+    (as a process of that role would have it)."""
+    monkeypatch.setenv("NAQ_NATS_INBOX_PREFIX", inbox_prefix(role))
+    return role_url(server, role)
 
 
 def _env(naq_env: dict[str, str], settings: Settings) -> dict[str, str]:
@@ -75,7 +82,12 @@ async def test_a_component_started_before_setup_says_to_run_it(
 
 
 async def test_each_component_works_under_its_own_user(
-    server: NatsServer, processes: ProcessGroup, naq_env: dict[str, str], tmp_path: Path, closing_naq: None
+    server: NatsServer,
+    processes: ProcessGroup,
+    naq_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    closing_naq: None,
 ) -> None:
     _setup(processes, naq_env, server)
     worker_settings = role_settings(server, "worker")
@@ -86,8 +98,8 @@ async def test_each_component_works_under_its_own_user(
     producer = Queue(settings=role_settings(server, "producer"))
     runs = str(tmp_path)
     failing = await _as_producer(producer, runs)
-    extra = await _as_operator(server, producer, runs, failing)
-    await _as_monitor(server, extra)
+    extra = await _as_operator(_as(monkeypatch, server, "operator"), server, producer, runs, failing)
+    await _as_monitor(_as(monkeypatch, server, "monitor"), extra)
     # Nothing was refused, but the monitor's deletes of its own read consumers (which it may not
     # delete: the server removes them when idle), asked once per stream and connection.
     refused = violations(server)
@@ -115,10 +127,9 @@ async def _as_producer(producer: Queue, runs: str) -> Job:
     return failing
 
 
-async def _as_operator(server: NatsServer, producer: Queue, runs: str, failing: Job) -> Job:
+async def _as_operator(operator: str, server: NatsServer, producer: Queue, runs: str, failing: Job) -> Job:
     """Cancel a queued job and a running one, requeue and delete from the DLQ, purge a queue,
     pause, resume, run now and delete a schedule; returns the run-now's job."""
-    operator = role_url(server, "operator")
     far = await producer.enqueue_in(300, jobs.add, 0, 0)
     assert await naq.client.cancel_job(far.job_id, nats_url=operator)
     running = await producer.enqueue(jobs.record_then_sleep, runs, "cancelled", 30)
@@ -143,9 +154,8 @@ async def _as_operator(server: NatsServer, producer: Queue, runs: str, failing: 
     return extra
 
 
-async def _as_monitor(server: NatsServer, job: Job) -> None:
+async def _as_monitor(monitor: str, job: Job) -> None:
     """Queue stats, workers, schedules, failed jobs, a job's whole story, events, a watch."""
-    monitor = role_url(server, "monitor")
     assert "default" in await naq.client.queues(monitor)
     stats = await naq.client.queue_stats("default", monitor)
     assert stats.workers == 1
@@ -168,7 +178,11 @@ def _a_monitor_deleting_its_read(line: str) -> bool:
 
 
 async def test_a_producer_can_neither_consume_jobs_nor_write_results(
-    server: NatsServer, processes: ProcessGroup, naq_env: dict[str, str], closing_naq: None
+    server: NatsServer,
+    processes: ProcessGroup,
+    naq_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    closing_naq: None,
 ) -> None:
     _setup(processes, naq_env, server)
     await Queue(settings=role_settings(server, "producer")).enqueue(jobs.add, 1, 2)
@@ -182,20 +196,27 @@ async def test_a_producer_can_neither_consume_jobs_nor_write_results(
         assert REFUSED in (await raw.refused(fetch, raw.nc.request(fetch, b'{"batch": 1}', timeout=5))).lower()
         put = f"$KV.{names.RESULTS_BUCKET}.forged"
         assert REFUSED in (await raw.refused(put, js.publish(put, b"forged"))).lower()
+        # Nor read another user's replies.
+        others = f"{inbox_prefix('operator')}.>"
+        assert REFUSED in (await raw.refused(others, raw.nc.subscribe(others))).lower()
     finally:
         await raw.close()
     # The job is still there for a worker.
-    stats = await naq.client.queue_stats("default", role_url(server, "monitor"))
+    stats = await naq.client.queue_stats("default", _as(monkeypatch, server, "monitor"))
     assert stats.pending == 1
 
 
 async def test_a_monitor_cannot_change_anything(
-    server: NatsServer, processes: ProcessGroup, naq_env: dict[str, str], closing_naq: None
+    server: NatsServer,
+    processes: ProcessGroup,
+    naq_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    closing_naq: None,
 ) -> None:
     _setup(processes, naq_env, server)
     producer = Queue(settings=role_settings(server, "producer"))
     queued = await producer.enqueue(jobs.add, 1, 2)
-    monitor = role_url(server, "monitor")
+    monitor = _as(monkeypatch, server, "monitor")
     with pytest.raises(NaqError, match=REFUSED):
         await naq.client.enqueue(jobs.add, 1, 2, nats_url=monitor)
     with pytest.raises(NaqError, match=REFUSED):

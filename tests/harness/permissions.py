@@ -22,6 +22,7 @@ __all__ = [
     "EXAMPLE_CONFIG",
     "ROLES",
     "RawClient",
+    "inbox_prefix",
     "permissioned_server",
     "role_settings",
     "role_url",
@@ -40,6 +41,11 @@ _VIOLATION = re.compile(r"(publish|subscription) violation", re.IGNORECASE)
 
 def _password(role: str) -> str:
     return f"{role}-test-secret"
+
+
+def inbox_prefix(role: str) -> str:
+    """The reply inbox prefix the example configuration lets ``naq-<role>`` subscribe to."""
+    return f"_INBOX_{role}"
 
 
 @contextlib.contextmanager
@@ -70,6 +76,7 @@ def role_settings(server: NatsServer, role: str, **overrides: Any) -> Settings:
         "nats_url": server.url,
         "nats_user": f"naq-{role}",
         "nats_password": _password(role),
+        "nats_inbox_prefix": inbox_prefix(role),
         "connect_timeout": 2.0,
         "ack_wait": 2.0,
         "worker_heartbeat_interval": 0.5,
@@ -83,7 +90,8 @@ def role_settings(server: NatsServer, role: str, **overrides: Any) -> Settings:
 
 
 def role_url(server: NatsServer, role: str) -> str:
-    """The server's URL with ``naq-<role>``'s user and password in it."""
+    """The server's URL with ``naq-<role>``'s user and password in it (for the API's ``nats_url``;
+    the inbox prefix comes from ``NAQ_NATS_INBOX_PREFIX``, see :func:`inbox_prefix`)."""
     return server.url.replace("nats://", f"nats://naq-{role}:{_password(role)}@")
 
 
@@ -113,6 +121,7 @@ class RawClient:
             server.url,
             user=f"naq-{role}",
             password=_password(role),
+            inbox_prefix=inbox_prefix(role),
             connect_timeout=5,
             max_reconnect_attempts=0,
             error_cb=on_error,

@@ -100,6 +100,8 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
         options["user_credentials"] = settings.nats_credentials
     if settings.nats_nkey_seed:
         options["nkeys_seed"] = settings.nats_nkey_seed
+    if settings.nats_inbox_prefix:
+        options["inbox_prefix"] = settings.nats_inbox_prefix
     try:
         tls = _tls_context(settings)
     except (OSError, ssl.SSLError) as exc:
