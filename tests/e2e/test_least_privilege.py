@@ -99,7 +99,12 @@ async def test_each_component_works_under_its_own_user(
     runs = str(tmp_path)
     failing = await _as_producer(producer, runs)
     extra = await _as_operator(_as(monkeypatch, server, "operator"), server, producer, runs, failing)
-    await _as_monitor(_as(monkeypatch, server, "monitor"), extra)
+    # Something for the monitor to read: a dead-lettered job and a schedule.
+    dead = await producer.enqueue(jobs.always_fail, runs, "dead", max_retries=0)
+    with pytest.raises(JobExecutionError):
+        await dead.result(timeout=20)
+    await producer.schedule(jobs.add, 1, 1, interval=3600, schedule_id="hourly")
+    await _as_monitor(_as(monkeypatch, server, "monitor"), extra, dead)
     # Nothing was refused, but the monitor's deletes of its own read consumers (which it may not
     # delete: the server removes them when idle), asked once per stream and connection.
     refused = violations(server)
@@ -154,20 +159,25 @@ async def _as_operator(operator: str, server: NatsServer, producer: Queue, runs:
     return extra
 
 
-async def _as_monitor(monitor: str, job: Job) -> None:
-    """Queue stats, workers, schedules, failed jobs, a job's whole story, events, a watch."""
+async def _as_monitor(monitor: str, job: Job, dead: Job) -> None:
+    """Queue stats, workers, schedules, failed jobs, a job's whole story, events, watches."""
     assert "default" in await naq.client.queues(monitor)
     stats = await naq.client.queue_stats("default", monitor)
     assert stats.workers == 1
     [heartbeat] = await naq.client.list_workers(monitor)
     assert list(heartbeat.queues) == ["default"]
-    assert await naq.client.list_scheduled_jobs(nats_url=monitor) == []
-    assert [e async for e in naq.client.failed_jobs(nats_url=monitor)] == []
+    [schedule] = await naq.client.list_scheduled_jobs(nats_url=monitor)
+    assert schedule.schedule_id == "hourly"
+    [entry] = [e async for e in naq.client.failed_jobs(nats_url=monitor)]
+    assert entry.id == dead.job_id
     info = await naq.client.job_info(job.job_id, monitor)
     assert info.job_id == job.job_id
     async with naq.client.watch_workers(monitor) as watch:
         change = await asyncio.wait_for(anext(aiter(watch)), 10)
         assert change.heartbeat.queues
+    async with naq.client.watch_schedules(monitor) as schedules:
+        change = await asyncio.wait_for(anext(aiter(schedules)), 10)
+        assert change.schedule_id == "hourly"
     async with naq.client.events("default", since=0.0, nats_url=monitor) as stream:
         event = await asyncio.wait_for(anext(aiter(stream)), 10)
         assert event.queue == "default"
