@@ -70,7 +70,9 @@ async def ensure_stream(connection: Connection, spec: StreamSpec) -> None:
         if differences:
             connection.state.setdefault("drift", {})[spec.name] = differences
             logger.warning(
-                "stream {} differs from naq's configuration (left as it is): {}", spec.name, "; ".join(differences)
+                "stream {} differs from naq's configuration (left as it is; `naq setup` updates it): {}",
+                spec.name,
+                "; ".join(differences),
             )
         connection.ensured.add(spec.name)
 
