@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,9 @@ from harness.servers import NatsServer
 from harness.waiting import async_wait_for
 from naq.client import Job, JobExecutionError, NaqError, Queue
 from naq.protocol import Settings, names
+from naq.tui.app import MonitorApp
+from naq.tui.data import NatsDataSource
+from naq.tui.widgets import FailedTable, QueuesTable, SchedulesTable, StatusBar
 
 JOB_MODULE = "harness.jobs"
 REFUSED = "permissions violation"
@@ -181,6 +185,39 @@ async def _as_monitor(monitor: str, job: Job, dead: Job) -> None:
     async with naq.client.events("default", since=0.0, nats_url=monitor) as stream:
         event = await asyncio.wait_for(anext(aiter(stream)), 10)
         assert event.queue == "default"
+
+
+async def test_the_monitor_app_shows_queues_schedules_and_failed_jobs_under_the_monitor_user(
+    server: NatsServer,
+    processes: ProcessGroup,
+    naq_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    closing_naq: None,
+) -> None:
+    _setup(processes, naq_env, server)
+    producer = Queue(settings=role_settings(server, "producer"))
+    await producer.enqueue(jobs.add, 1, 2)  # no worker: it stays queued
+    await producer.schedule(jobs.add, 1, 1, interval=3600, schedule_id="hourly")
+    app = MonitorApp(NatsDataSource(_as(monkeypatch, server, "monitor")))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await async_wait_for(lambda: _has_row(app, QueuesTable, "default"), timeout=15, what="the queue")
+        await pilot.press("s")
+        await async_wait_for(lambda: _has_row(app, SchedulesTable, "hourly"), timeout=15, what="the schedule")
+        await pilot.press("f")
+        await async_wait_for(lambda: app.screen.query(FailedTable), timeout=15, what="the failed screen")
+        await async_wait_for(lambda: "| connected |" in _status(app), timeout=15, what="connected")
+        assert "refused" not in _status(app).lower()
+    unexpected = [line for line in violations(server) if not _a_monitor_deleting_its_read(line)]
+    assert unexpected == [], "the monitor did something its user may not"
+
+
+def _has_row(app: MonitorApp, table: type[Any], key: str) -> bool:
+    widget = app.screen.query_one(table)
+    return key in [row.key.value for row in widget.ordered_rows]
+
+
+def _status(app: MonitorApp) -> str:
+    return str(app.screen.query_one(StatusBar).render())
 
 
 def _a_monitor_deleting_its_read(line: str) -> bool:
