@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -220,6 +221,10 @@ def _status(app: MonitorApp) -> str:
     return str(app.screen.query_one(StatusBar).render())
 
 
+def _refusal(subject: str) -> str:
+    return re.escape(f'{REFUSED} for publish to "{subject}"')
+
+
 def _a_monitor_deleting_its_read(line: str) -> bool:
     return "user:naq-monitor" in line and '"$JS.API.CONSUMER.DELETE.' in line and ".naq-read-" in line
 
@@ -264,11 +269,12 @@ async def test_a_monitor_cannot_change_anything(
     producer = Queue(settings=role_settings(server, "producer"))
     queued = await producer.enqueue(jobs.add, 1, 2)
     monitor = _as(monkeypatch, server, "monitor")
-    with pytest.raises(NaqError, match=REFUSED):
+    # Each refused at once, naming what was refused.
+    with pytest.raises(NaqError, match=_refusal("naq.queue.default")):
         await naq.client.enqueue(jobs.add, 1, 2, nats_url=monitor)
-    with pytest.raises(NaqError, match=REFUSED):
+    with pytest.raises(NaqError, match=_refusal(f"$JS.API.STREAM.PURGE.{names.JOBS_STREAM}")):
         await naq.client.purge_queue("default", nats_url=monitor)
-    with pytest.raises(NaqError, match=REFUSED):
+    with pytest.raises(NaqError, match=_refusal(f"$KV.{names.JOB_STATUS_BUCKET}.{queued.job_id}")):
         await naq.client.cancel_job(queued.job_id, nats_url=monitor)
     raw = await RawClient().connect(server, "monitor")
     try:

@@ -104,7 +104,7 @@ class AckedPublisher:
             if sent_to.lower() == subject if kind == "publish" else subject.startswith(self._prefix.lower()):
                 future = self._waiting.pop(token, None)
                 if future is not None and not future.done():
-                    future.set_exception(refused_error(words))
+                    future.set_exception(refused_error(words.replace(f'"{subject}"', f'"{sent_to}"')))
 
     async def close(self) -> None:
         """Fail the publishes still waiting and stop the sweeper (run when the connection closes).

@@ -67,7 +67,8 @@ async def unless_refused(connection: Connection, subject: str, call: Any) -> Any
     if task.done():
         return task.result()
     task.cancel()
-    raise refused_error(refusal.result())
+    # The subject as sent, not as nats-py lowercased it.
+    raise refused_error(refusal.result().replace(f'"{sent_to}"', f'"{subject}"'))
 
 
 async def js_api(connection: Connection, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
