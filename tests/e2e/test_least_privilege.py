@@ -276,6 +276,8 @@ async def test_a_monitor_cannot_change_anything(
         await naq.client.purge_queue("default", nats_url=monitor)
     with pytest.raises(NaqError, match=_refusal(f"$KV.{names.JOB_STATUS_BUCKET}.{queued.job_id}")):
         await naq.client.cancel_job(queued.job_id, nats_url=monitor)
+    with pytest.raises(NaqError, match=_refusal(f"$KV.{names.SCHEDULES_BUCKET}.forged")):
+        await naq.client.schedule(jobs.add, 1, 1, interval=60, schedule_id="forged", nats_url=monitor)
     raw = await RawClient().connect(server, "monitor")
     try:
         js = raw.nc.jetstream()

@@ -29,7 +29,7 @@ import nats.js.errors
 from nats.js import api
 
 from naq.client._connection import Connection
-from naq.client._jsapi import refused_error
+from naq.client._connection_events import refused_error
 from naq.client._measured import check_size, record_name
 from naq.client._tasks import stop_tasks
 

@@ -17,7 +17,6 @@ from typing import Any, Final
 import nats.errors
 import nats.js.errors
 
-from naq.client._acks import publish_acked
 from naq.client._connection import Connection
 from naq.client._dependencies import dependency_ended, parked_on, parked_record, release
 from naq.client._jsapi import JetStreamAPIError, js_api
@@ -75,8 +74,7 @@ async def cancel_job(connection: Connection, job_id: str) -> bool:
         attempts=status.attempts if status is not None else 0,
         updated_at=time.time(),
     )
-    # Acked by naq's publisher: a user who may not cancel is told so at once, not after a timeout.
-    await publish_acked(connection, kv_key_subject(names.JOB_STATUS_BUCKET, job_id), tombstone.encode(), timeout=5.0)
+    await connection.js.publish(kv_key_subject(names.JOB_STATUS_BUCKET, job_id), tombstone.encode())
     if await _tell_workers(connection, job_id):
         return True  # the worker running it records the outcome
     parked = None

@@ -125,6 +125,7 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
         ) from exc
     events.connected()
     js = MeasuredJetStream(nc, publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING)
+    js.events = events
     return Connection(nc=nc, js=js, settings=settings, events=events)
 
 

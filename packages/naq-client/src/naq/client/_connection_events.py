@@ -9,19 +9,22 @@ the server (without credentials); a connection closed on purpose logs nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import ssl
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 from urllib.parse import ParseResult
 
 import nats.errors
 from loguru import logger
 from nats.aio.client import Client as NATS
 
-__all__ = ["ConnectionEvents", "RefusalListener", "describe_connect_error", "refused_subject"]
+from naq.protocol import NaqConnectionError
+
+__all__ = ["ConnectionEvents", "RefusalListener", "describe_connect_error", "refused_error", "refused_subject"]
 
 RefusalListener = Callable[[str, str, str], None]
 """Called with what was refused (``publish`` or ``subscribe``), the subject (lower case, as nats-py
@@ -45,6 +48,11 @@ def describe_connect_error(error: BaseException) -> str:
     if isinstance(error, ssl.SSLError):
         return f"TLS failed ({detail})"
     return detail
+
+
+def refused_error(words: str) -> NaqConnectionError:
+    """The error of a call the server refused for this user's permissions (``words``: the server's)."""
+    return NaqConnectionError(f"the NATS server refused this user: {words}")
 
 
 def refused_subject(text: str) -> tuple[str, str] | None:
@@ -118,6 +126,34 @@ class ConnectionEvents:
                 self._listeners.remove(listener)
 
         return stop
+
+    async def unless_refused(self, nc: NATS, subject: str, call: Any) -> Any:
+        """Await ``call`` (a coroutine that publishes to ``subject`` and waits for the answer),
+        failing with :func:`refused_error` as soon as the server reports a permissions violation
+        for ``subject`` or for a subscription to ``nc``'s inboxes (where the answer would come)."""
+        inbox = nc.new_inbox().rpartition(".")[0].lower()
+        sent_to = subject.lower()  # nats-py reports the refused subject in lower case
+        refusal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def refused(kind: str, refused_subject: str, words: str) -> None:
+            ours = refused_subject == sent_to if kind == "publish" else refused_subject.startswith(inbox)
+            if ours and not refusal.done():
+                refusal.set_result(words)
+
+        stop = self.listen_refusals(refused)
+        task = asyncio.ensure_future(call)
+        try:
+            await asyncio.wait((task, refusal), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        finally:
+            stop()
+        if task.done():
+            return task.result()
+        task.cancel()
+        # The subject as sent, not as nats-py lowercased it.
+        raise refused_error(refusal.result().replace(f'"{sent_to}"', f'"{subject}"'))
 
     def refusal_since(self, since: float) -> str | None:
         """The server's words for a permissions violation it reported at or after ``since``

@@ -7,7 +7,6 @@ with those words at once instead of waiting out its timeout.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any, Final
@@ -15,6 +14,7 @@ from typing import Any, Final
 import nats.errors
 
 from naq.client._connection import Connection
+from naq.client._connection_events import refused_error
 from naq.protocol import JetStreamError, NaqConnectionError
 
 __all__ = ["STREAM_NOT_FOUND", "JetStreamAPIError", "js_api", "refused_error", "unless_refused"]
@@ -34,41 +34,13 @@ class JetStreamAPIError(JetStreamError):
         super().__init__(f"JetStream refused {subject}: {self.description} (error {self.code})", self.code)
 
 
-def refused_error(words: str) -> NaqConnectionError:
-    """The error of a call the server refused for this user's permissions (``words``: the server's)."""
-    return NaqConnectionError(f"the NATS server refused this user: {words}")
-
-
 async def unless_refused(connection: Connection, subject: str, call: Any) -> Any:
     """Await ``call`` (a coroutine that publishes to ``subject`` and waits for the answer), failing
     with :func:`refused_error` as soon as the server reports a permissions violation for
     ``subject`` or for a subscription to this connection's inboxes."""
-    events = connection.events
-    if events is None:
+    if connection.events is None:
         return await call
-    inbox = connection.nc.new_inbox().rpartition(".")[0].lower()
-    sent_to = subject.lower()  # nats-py reports the refused subject in lower case
-    refusal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    def refused(kind: str, refused_subject: str, words: str) -> None:
-        ours = refused_subject == sent_to if kind == "publish" else refused_subject.startswith(inbox)
-        if ours and not refusal.done():
-            refusal.set_result(words)
-
-    stop = events.listen_refusals(refused)
-    task = asyncio.ensure_future(call)
-    try:
-        await asyncio.wait((task, refusal), return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        task.cancel()
-        raise
-    finally:
-        stop()
-    if task.done():
-        return task.result()
-    task.cancel()
-    # The subject as sent, not as nats-py lowercased it.
-    raise refused_error(refusal.result().replace(f'"{sent_to}"', f'"{subject}"'))
+    return await connection.events.unless_refused(connection.nc, subject, call)
 
 
 async def js_api(connection: Connection, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

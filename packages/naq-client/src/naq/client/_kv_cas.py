@@ -10,7 +10,6 @@ from typing import Final
 
 import nats.js.errors
 
-from naq.client._acks import publish_acked
 from naq.client._connection import Connection
 from naq.protocol import names
 from naq.protocol.subjects import kv_key_subject
@@ -19,9 +18,6 @@ __all__ = ["WRONG_LAST_SEQUENCE", "kv_write_if"]
 
 WRONG_LAST_SEQUENCE: Final = frozenset({10071, 10164})
 """JetStream error codes of a compare-and-set that lost: the subject's last sequence differs."""
-
-_TIMEOUT: Final = 5.0
-"""Seconds a write waits for its acknowledgement (nats-py's ``js.publish`` default)."""
 
 
 async def kv_write_if(
@@ -42,8 +38,7 @@ async def kv_write_if(
     if ttl is not None:
         all_headers[names.HEADER_TTL] = str(ttl)
     try:
-        # Acked like a job publish: a write this user may not make fails at once, with the reason.
-        ack = await publish_acked(connection, kv_key_subject(bucket, key), data, all_headers, timeout=_TIMEOUT)
+        ack = await connection.js.publish(kv_key_subject(bucket, key), data, headers=all_headers)
     except nats.js.errors.APIError as exc:
         if exc.err_code in WRONG_LAST_SEQUENCE:
             return None
