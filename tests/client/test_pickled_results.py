@@ -68,7 +68,8 @@ async def test_a_pickled_result_is_not_unpickled_without_the_opt_in(test_setting
         await job.result(timeout=5)
     message = str(refused.value)
     assert "job hostile is stored as pickle" in message
-    assert "allow_pickle=True" in message and "NAQ_ALLOW_PICKLE=true" in message
+    assert "allow_pickle=True" in message
+    assert "NAQ_ALLOW_PICKLE=true" in message
     assert isinstance(refused.value, SerializationError)
     with pytest.raises(PickleNotAllowedError):
         await fetch_job_result("hostile", nats_url=test_settings.nats_url)

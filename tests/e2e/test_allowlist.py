@@ -57,7 +57,9 @@ def _denied_calls(marker: Path) -> dict[str, tuple[Any, ...]]:
     }
 
 
-@pytest.mark.parametrize("name", ["os:system", "subprocess:run", "builtins:eval", "builtins:exec", "importlib:import_module"])
+@pytest.mark.parametrize(
+    "name", ["os:system", "subprocess:run", "builtins:eval", "builtins:exec", "importlib:import_module"]
+)
 async def test_allow_any_module_still_refuses_what_runs_code_and_goes_on(
     run_worker: WorkerRunner, queue: Queue, test_settings: Settings, tmp_path: Path, name: str
 ) -> None:
@@ -94,7 +96,8 @@ def test_a_worker_process_without_allowed_modules_refuses_to_start(
     assert "this worker has no allowed modules" in output
     for way in ("--allow-module", "NAQ_ALLOWED_MODULES", "--allow-any-module", "NAQ_ALLOW_ANY_MODULE"):
         assert way in output
-    assert "Traceback" not in output and "serving" not in output
+    assert "Traceback" not in output
+    assert "serving" not in output
 
 
 async def test_allow_any_module_process_warns_and_refuses_os_system(
@@ -109,7 +112,8 @@ async def test_allow_any_module_process_warns_and_refuses_os_system(
     assert await (await env_queue.enqueue("harness.jobs:add", 2, 3)).result(timeout=20) == 5
     assert not marker.exists(), "os.system did not run"
     logs = worker_logs(processes, [worker])
-    assert "WARNING" in logs and "allow_any_module is on" in logs
+    assert "WARNING" in logs
+    assert "allow_any_module is on" in logs
 
 
 async def test_naming_os_explicitly_allows_it_and_only_it(

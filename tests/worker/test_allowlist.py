@@ -9,6 +9,7 @@ allowed modules in-process. The worker processes are in tests/e2e/test_allowlist
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import time
 
@@ -20,10 +21,30 @@ from naq.worker import DENIED_MODULES, Worker
 from naq.worker._allowlist import refusal
 from naq.worker._loader import load_call
 
-BRIEF_DENIED = (
-    "os posix nt subprocess builtins importlib pickle shutil sys runpy code codeop pty ctypes "
-    "multiprocessing socket marshal shelve webbrowser pdb _posixsubprocess cloudpickle"
-).split()
+BRIEF_DENIED = [
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "builtins",
+    "importlib",
+    "pickle",
+    "shutil",
+    "sys",
+    "runpy",
+    "code",
+    "codeop",
+    "pty",
+    "ctypes",
+    "multiprocessing",
+    "socket",
+    "marshal",
+    "shelve",
+    "webbrowser",
+    "pdb",
+    "_posixsubprocess",
+    "cloudpickle",
+]
 
 
 def _job(function: str, *args: object) -> JobEnvelope:
@@ -53,9 +74,13 @@ def test_a_prefix_allows_its_module_and_the_modules_inside_it(module: str, allow
     assert refusal(module, allowed) is None
 
 
-@pytest.mark.parametrize(("module", "allowed"), [("tasksx", ("tasks",)), ("task", ("tasks",)), ("myapp", ("myapp.jobs",))])
+@pytest.mark.parametrize(
+    ("module", "allowed"), [("tasksx", ("tasks",)), ("task", ("tasks",)), ("myapp", ("myapp.jobs",))]
+)
 def test_a_prefix_allows_nothing_beside_it(module: str, allowed: tuple[str, ...]) -> None:
-    assert refusal(module, allowed) == f"module {module} is outside this worker's allowed modules ({', '.join(allowed)})"
+    assert (
+        refusal(module, allowed) == f"module {module} is outside this worker's allowed modules ({', '.join(allowed)})"
+    )
 
 
 def test_the_denied_modules_include_the_briefs_list_and_more() -> None:
@@ -63,25 +88,39 @@ def test_the_denied_modules_include_the_briefs_list_and_more() -> None:
     assert {"platform", "asyncio.subprocess", "timeit", "pydoc", "logging.config"} <= DENIED_MODULES
 
 
-@pytest.mark.parametrize("module", [*BRIEF_DENIED, "os.path", "importlib.util", "multiprocessing.pool", "asyncio.subprocess"])
+@pytest.mark.parametrize(
+    "module", [*BRIEF_DENIED, "os.path", "importlib.util", "multiprocessing.pool", "asyncio.subprocess"]
+)
 def test_any_module_never_matches_a_module_that_runs_code(module: str) -> None:
     reason = refusal(module, None)
-    assert reason is not None and "can run code or commands" in reason and "--allow-module" in reason
+    assert reason is not None
+    assert "can run code or commands" in reason
+    assert "--allow-module" in reason
 
 
 @pytest.mark.parametrize(
     ("module", "allowed"),
-    [("asyncio.subprocess", ("asyncio",)), ("logging.config", ("logging",)), ("concurrent.futures.process", ("concurrent",))],
+    [
+        ("asyncio.subprocess", ("asyncio",)),
+        ("logging.config", ("logging",)),
+        ("concurrent.futures.process", ("concurrent",)),
+    ],
 )
 def test_a_broader_prefix_does_not_match_a_denied_module_inside_it(module: str, allowed: tuple[str, ...]) -> None:
     reason = refusal(module, allowed)
-    assert reason is not None and "can run code or commands" in reason
+    assert reason is not None
+    assert "can run code or commands" in reason
     assert refusal("asyncio.queues", ("asyncio",)) is None, "the rest of the prefix is allowed"
 
 
 @pytest.mark.parametrize(
     ("module", "allowed"),
-    [("os", ("os",)), ("os.path", ("os",)), ("asyncio.subprocess", ("asyncio", "asyncio.subprocess")), ("os.path", ("os.path",))],
+    [
+        ("os", ("os",)),
+        ("os.path", ("os",)),
+        ("asyncio.subprocess", ("asyncio", "asyncio.subprocess")),
+        ("os.path", ("os.path",)),
+    ],
 )
 def test_a_prefix_naming_a_denied_module_allows_it(module: str, allowed: tuple[str, ...]) -> None:
     assert refusal(module, allowed) is None
@@ -92,7 +131,12 @@ def test_a_prefix_naming_a_denied_module_allows_it(module: str, allowed: tuple[s
 
 @pytest.mark.parametrize(
     ("function", "args"),
-    [("os:system", ("true",)), ("subprocess:run", (["true"],)), ("builtins:eval", ("1",)), ("importlib:import_module", ("os",))],
+    [
+        ("os:system", ("true",)),
+        ("subprocess:run", (["true"],)),
+        ("builtins:eval", ("1",)),
+        ("importlib:import_module", ("os",)),
+    ],
 )
 @pytest.mark.parametrize("allowed", [None, ("harness",)], ids=["any-module", "allowlist"])
 def test_a_function_of_a_denied_module_is_rejected_before_any_import(
@@ -105,7 +149,9 @@ def test_a_function_of_a_denied_module_is_rejected_before_any_import(
 @pytest.mark.parametrize("allowed", [None, ("harness",)], ids=["any-module", "allowlist"])
 def test_an_allowed_module_is_no_door_to_what_it_imports(allowed: tuple[str, ...] | None) -> None:
     # harness.jobs imports os and time: reaching os.system through it is refused either way.
-    with pytest.raises(JobRejectedError, match="harness.jobs:os.system is reached through os: module os is in os"):
+    with pytest.raises(
+        JobRejectedError, match=re.escape("harness.jobs:os.system is reached through os: module os is in os")
+    ):
         load_call(_job("harness.jobs:os.system", "true"), False, allowed)
     with pytest.raises(JobRejectedError, match="special attribute __loader__"):
         load_call(_job("harness.jobs:__loader__.exec_module"), False, allowed)
@@ -116,7 +162,9 @@ def test_a_function_imported_into_an_allowed_module_from_a_denied_one_is_refused
 ) -> None:
     # As if harness.jobs did `from shutil import rmtree as cleanup`.
     monkeypatch.setattr(jobs, "cleanup", shutil.rmtree, raising=False)
-    with pytest.raises(JobRejectedError, match="harness.jobs:cleanup is defined in shutil: module shutil is in shutil"):
+    with pytest.raises(
+        JobRejectedError, match=re.escape("harness.jobs:cleanup is defined in shutil: module shutil is in shutil")
+    ):
         load_call(_job("harness.jobs:cleanup", "/nowhere"), False, ("harness",))
     func, _, _ = load_call(_job("harness.jobs:add", 1, 2), False, ("harness",))
     assert func(1, 2) == 3
@@ -128,7 +176,8 @@ def test_a_function_imported_into_an_allowed_module_from_a_denied_one_is_refused
 
 def test_explicitly_allowed_os_runs_os_functions() -> None:
     func, args, _ = load_call(_job("os:getpid"), False, ("os",))
-    assert callable(func) and args == []
+    assert callable(func)
+    assert args == []
 
 
 # --- starting a worker -------------------------------------------------------------------------
@@ -147,16 +196,20 @@ def test_a_worker_without_allowed_modules_refuses_to_start_saying_how_to_set_the
 
 def test_allow_any_module_starts_a_worker_that_runs_any_module(unset: Settings) -> None:
     worker = Worker("default", settings=unset, allow_any_module=True)
-    assert worker.allowed_modules is None and worker.allow_any_module
+    assert worker.allowed_modules is None
+    assert worker.allow_any_module
     by_env = Worker("default", settings=Settings.from_env({"NAQ_ALLOW_ANY_MODULE": "true"}, nats_url=unset.nats_url))
-    assert by_env.allowed_modules is None and by_env.allow_any_module
+    assert by_env.allowed_modules is None
+    assert by_env.allow_any_module
 
 
 def test_given_both_the_allowed_modules_win(test_settings: Settings, unset: Settings) -> None:
     worker = Worker("default", settings=unset, allowed_modules="tasks", allow_any_module=True)
-    assert worker.allowed_modules == ("tasks",) and not worker.allow_any_module
+    assert worker.allowed_modules == ("tasks",)
+    assert not worker.allow_any_module
     from_env = Worker("default", settings=dataclasses.replace(test_settings, allow_any_module=True))
-    assert from_env.allowed_modules == test_settings.allowed_modules and not from_env.allow_any_module
+    assert from_env.allowed_modules == test_settings.allowed_modules
+    assert not from_env.allow_any_module
 
 
 def test_the_settings_read_naq_allow_any_module() -> None:

@@ -54,12 +54,12 @@ from naq.protocol import (
 )
 from naq.protocol.ids import process_id
 from naq.protocol.subjects import control_filter
+from naq.worker._allowlist import allowed_prefixes
 from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
 from naq.worker._fetching import Fetcher
 from naq.worker._gating import DependencyGate
 from naq.worker._heartbeat import Heartbeat
-from naq.worker._allowlist import allowed_prefixes
 from naq.worker._outcomes import Outcomes
 from naq.worker._processor import JobProcessor
 from naq.worker._running import RunningJobs
@@ -280,7 +280,8 @@ class Worker:
             )
         elif self._any_module_ignored:
             logger.warning(
-                "allow_any_module is ignored: the allowed modules ({}) are set and win", ", ".join(self.allowed_modules or ())
+                "allow_any_module is ignored: the allowed modules ({}) are set and win",
+                ", ".join(self.allowed_modules or ()),
             )
         await self.call_hooks("on_startup", self.state)
         self._heartbeat = Heartbeat(self)
