@@ -55,6 +55,7 @@ from naq.protocol import (
 from naq.protocol.ids import process_id
 from naq.protocol.subjects import control_filter
 from naq.worker._allowlist import allowed_prefixes
+from naq.worker._backoff import StorageBackoff
 from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
 from naq.worker._fetching import Fetcher
@@ -174,6 +175,8 @@ class Worker:
         self._running = RunningJobs(self.slots, self.running_changed)
         # Created in run(), on the loop the worker runs on.
         self._stopping: asyncio.Event | None = None
+        self.storage_backoff = StorageBackoff()
+        """How long fetching pauses while job outcomes cannot be stored (a full results bucket or DLQ)."""
         self._stop_now: asyncio.Event | None = None
         self._threads: JobThreads | None = None
         self._subscriptions: dict[str, Any] = {}
@@ -270,7 +273,8 @@ class Worker:
         self._gate = DependencyGate(connection, self.waiting)
         # The executor bound to this worker's threads and slots (a partial: no extra call per job).
         run = functools.partial(run_call, threads=self._threads, on_thread_done=self.slots.release)
-        processor = JobProcessor(self, store, self._gate, Outcomes(self, store, self._gate), run)
+        outcomes = Outcomes(self, store, self._gate, self.storage_backoff)
+        processor = JobProcessor(self, store, self._gate, outcomes, run)
         self._running.bind(processor.process)
         self.completions = CompletionEvents(connection, self.worker_id)
         if self.allow_any_module:
@@ -331,7 +335,8 @@ class Worker:
         drained = self._all_drained if self.burst else None
         subscription = self._subscriptions[queue]
         running = self._running
-        return Fetcher(queue, subscription, self.slots, self._stopping, running.handle, running.tasks, drained)
+        stopping, backoff = self._stopping, self.storage_backoff
+        return Fetcher(queue, subscription, self.slots, stopping, running.handle, running.tasks, drained, backoff)
 
     async def _all_drained(self) -> bool:
         if self._running.tasks:
