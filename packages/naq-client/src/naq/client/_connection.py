@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from naq.client._connection_auth import auth_options, login_used, tls_context
 from naq.client._connection_events import ConnectionEvents, describe_connect_error
 from naq.protocol import NaqConnectionError, Settings
 
@@ -65,22 +65,32 @@ class Connection:
             await closer()
 
 
-def _tls_context(settings: Settings) -> ssl.SSLContext | None:
-    if not (settings.tls_ca or settings.tls_cert):
-        return None
-    context = ssl.create_default_context(cafile=settings.tls_ca)
-    if settings.tls_cert:
-        context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    return context
+async def _connect(nc: NATS, options: dict[str, Any], events: ConnectionEvents, timeout: float) -> None:
+    """``nc.connect(**options)``, ended early by a failure retrying cannot help; ``TimeoutError`` after
+    ``timeout`` s (nats-py keeps retrying an initial connect: the timeout bounds the whole attempt)."""
+    attempt = asyncio.ensure_future(nc.connect(**options))
+    gave_up = asyncio.ensure_future(events.gave_up.wait())
+    try:
+        await asyncio.wait((attempt, gave_up), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gave_up.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await attempt
+    if attempt.cancelled():
+        raise TimeoutError
+    attempt.result()  # its error, if it failed by itself (e.g. the first attempt, not retried)
 
 
 async def open_connection(settings: Settings, name: str = "naq") -> Connection:
     """Open a new connection with ``settings``; ``NaqConnectionError`` within the connect timeout,
-    saying why (connection refused, unknown host, timed out, ...).
+    saying why (connection refused, unknown host, timed out, authorization failed, TLS
+    verification failed, ...). A refused login or a failed TLS handshake fails at once.
 
     Its disconnects are logged at WARNING and reconnects at INFO, with the server's URL.
     """
-    events = ConnectionEvents()
+    events = ConnectionEvents(login_used(settings))
     options: dict[str, Any] = {
         "servers": settings.servers,
         "name": name,
@@ -90,26 +100,14 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
         "reconnected_cb": events.reconnected,
         "reconnect_time_wait": 0.5,
         "max_reconnect_attempts": -1,
+        **auth_options(settings),
     }
-    if settings.nats_user:
-        options["user"] = settings.nats_user
-        options["password"] = settings.nats_password
-    if settings.nats_token:
-        options["token"] = settings.nats_token
-    if settings.nats_credentials:
-        options["user_credentials"] = settings.nats_credentials
-    if settings.nats_nkey_seed:
-        options["nkeys_seed"] = settings.nats_nkey_seed
-    try:
-        tls = _tls_context(settings)
-    except (OSError, ssl.SSLError) as exc:
-        raise NaqConnectionError(f"cannot load the TLS files: {exc}") from exc
+    tls = tls_context(settings)
     if tls is not None:
         options["tls"] = tls
     nc = events.nc = NATS()
     try:
-        # nats-py keeps retrying an initial connect; the connect timeout bounds the whole attempt.
-        await asyncio.wait_for(nc.connect(**options), timeout=settings.connect_timeout)
+        await _connect(nc, options, events, settings.connect_timeout)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
         # A cancelled connect can leave its socket open (a server that accepted but never spoke).
         with contextlib.suppress(Exception):
