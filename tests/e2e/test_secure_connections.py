@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable
@@ -25,7 +26,7 @@ from harness.commands import run_naq
 from harness.processes import ProcessGroup
 from harness.secure_servers import METHODS, SecureServer, secure_server
 from harness.waiting import async_wait_for
-from naq.client import Queue, Settings
+from naq.client import Job, Queue, Settings
 from naq.tui import make_app
 from naq.tui.widgets import StatusBar, WorkersTable
 
@@ -65,25 +66,33 @@ class Stack:
         )
 
 
+def _start(workdir: Path, secure: SecureServer) -> Stack:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAQ_")}
+    env |= {**secure.env, **CLOCKS, "NAQ_LOG_LEVEL": "DEBUG"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS_DIR), env.get("PYTHONPATH", "")) if p)
+    logs = workdir / "logs"
+    logs.mkdir()
+    processes = ProcessGroup(logs, env)
+    name = f"secure-{secure.method}"
+    worker = processes.spawn("naq-worker", "default", "--name", name, "--allow-module", "harness")
+    scheduler = processes.spawn("naq-scheduler")
+    return Stack(secure, env, processes, worker, scheduler, name)
+
+
 @pytest.fixture(scope="module", params=METHODS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Per method: its server, one ``naq-worker`` (allowed module ``harness``) and one ``naq-scheduler``."""
+    """Per method: its server, one ``naq-worker`` (allowed module ``harness``) and one ``naq-scheduler``.
+
+    One method at a time: started together, the twelve processes' imports fight over the cores.
+    """
     method: str = request.param
     workdir = tmp_path_factory.mktemp(f"secure-{method}")
     with secure_server(workdir, method) as secure:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NAQ_")}
-        env |= {**secure.env, **CLOCKS, "NAQ_LOG_LEVEL": "DEBUG"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS_DIR), env.get("PYTHONPATH", "")) if p)
-        logs = workdir / "logs"
-        logs.mkdir()
-        processes = ProcessGroup(logs, env)
-        name = f"secure-{method}"
+        started = _start(workdir, secure)
         try:
-            worker = processes.spawn("naq-worker", "default", "--name", name, "--allow-module", "harness")
-            scheduler = processes.spawn("naq-scheduler")
-            yield Stack(secure, env, processes, worker, scheduler, name)
+            yield started
         finally:
-            processes.close()
+            started.processes.close()
 
 
 @pytest.fixture
@@ -93,14 +102,21 @@ async def queue(stack: Stack) -> AsyncIterator[Queue]:
     await naq.client.close()
 
 
+async def _result(job: Job, stack: Stack) -> Any:
+    try:
+        return await job.result(timeout=20)
+    except TimeoutError:
+        raise AssertionError(f"no result for {job.job_id}:\n{stack.logs()}") from None
+
+
 async def test_the_client_enqueues_and_the_worker_process_returns_the_result(stack: Stack, queue: Queue) -> None:
     job = await queue.enqueue(jobs.add, 2, 3)
-    assert await job.result(timeout=20) == 5, stack.logs()
+    assert await _result(job, stack) == 5
 
 
 async def test_the_scheduler_process_fires_a_delayed_job(stack: Stack, queue: Queue) -> None:
     job = await queue.enqueue_in(0.2, jobs.add, 20, 22)
-    assert await job.result(timeout=20) == 42, stack.logs()
+    assert await _result(job, stack) == 42
 
 
 async def test_the_naq_command_lists_the_worker(stack: Stack) -> None:

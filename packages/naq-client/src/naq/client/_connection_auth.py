@@ -10,6 +10,8 @@ file. :func:`login_used` names the way naq logged in, for the message of a refus
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ssl
 from typing import Any, Final
 
@@ -52,10 +54,17 @@ def _check_seed(variable: str, path: str, seed: str) -> None:
         raise NaqConnectionError(f"{variable} {_NKEYS_HINT}") from None
     if not seed.startswith("SU"):
         raise NaqConnectionError(f"{variable} file {path} holds no NKey user seed (a line starting with SU)")
+    problem = None
     try:
         nkeys.from_seed(bytearray(seed.encode()))
-    except nkeys.NkeysError as exc:
-        raise NaqConnectionError(f"{variable} file {path}: not a valid NKey seed ({type(exc).__name__})") from None
+        raw = base64.b32decode(seed + "=" * (-len(seed) % 8))
+        # nkeys does not check a seed's checksum: a damaged one would log in as someone else.
+        if nkeys.crc16(bytearray(raw[:-2])).to_bytes(2, "little") != raw[-2:]:
+            problem = "its checksum does not match: the seed is damaged"
+    except (nkeys.NkeysError, binascii.Error, ValueError) as exc:
+        problem = type(exc).__name__
+    if problem:
+        raise NaqConnectionError(f"{variable} file {path}: not a valid NKey seed ({problem})")
 
 
 def _check_creds(path: str) -> None:
