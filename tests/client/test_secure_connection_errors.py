@@ -11,16 +11,20 @@ before connecting: nats-py would loop forever on a credentials file without a us
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 import naq.client
-from harness.secure_servers import METHODS, Certificates, SecureServer, secure_server
+from harness.secure_servers import METHODS, PASSWORD, Certificates, SecureServer, secure_server
+from harness.waiting import async_wait_for
 from naq.client import NaqConnectionError, Queue
 from naq.protocol import Settings
 
@@ -186,3 +190,50 @@ async def test_a_tls_file_that_cannot_be_loaded_is_named(servers: dict[str, Secu
     missing = tmp_path / "no-ca.pem"
     message, _ = await _refusal(server.with_env(NAQ_NATS_TLS_CA=str(missing)))
     assert message.startswith(f"cannot load the TLS files ({missing}): "), message
+
+
+# --- a login refused later, on reconnecting ------------------------------------------------------
+
+
+async def test_a_login_refused_on_reconnecting_is_logged_once_and_the_connection_comes_back(
+    tmp_path: Path,
+) -> None:
+    # nats-py alone closes the connection for good on this refusal: every component was left with
+    # a dead connection, logging "connection closed" forever.
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="ERROR", format="{level} {message}")
+    logger.enable("naq")
+    try:
+        with secure_server(tmp_path / "rotated", "password") as server:
+            queue = Queue(settings=Settings.from_env(server.env, connect_timeout=2.0))
+            await queue.enqueue("harness.jobs:add", 1, 2)
+            config = server.workdir / "server.conf"
+            original = config.read_text()
+
+            def reload(text: str) -> None:
+                config.write_text(text)
+                assert server.server.process is not None
+                server.server.process.send_signal(signal.SIGHUP)
+
+            # The password changes on the server: the reload drops the client, which cannot get back in.
+            reload(original.replace(PASSWORD, "rotated-password"))
+            await async_wait_for(lambda: lines, timeout=10, what="the refusal logged")
+            await asyncio.sleep(1.5)  # three more reconnect attempts (every 0.5 s): still one line
+            assert len(lines) == 1, lines
+            assert lines[0].startswith(f"ERROR NATS at {server.url} refused the login on reconnecting: "), lines
+            assert "Authorization Violation" in lines[0]
+
+            reload(original)
+
+            async def enqueued() -> bool:
+                try:
+                    await queue.enqueue("harness.jobs:add", 3, 4)
+                except NaqConnectionError:
+                    return False
+                return True
+
+            await async_wait_for(enqueued, timeout=10, interval=0.2, what="an enqueue on the same connection again")
+    finally:
+        await naq.client.close()
+        logger.remove(sink)
+        logger.disable("naq")

@@ -349,7 +349,9 @@ def secure_server(workdir: Path, method: str) -> Iterator[SecureServer]:
     workdir.mkdir(parents=True, exist_ok=True)
     config, env, certs, operator = _config(method, workdir)
     path = workdir / "server.conf"
-    path.write_text(config)
-    with NatsServer(workdir / "server", name=f"secure-{method}", cluster_args=("-c", str(path))) as server:
+    name = f"secure-{method}"
+    # The name in the file too: a reload (SIGHUP) refuses a config whose name differs from the flag's.
+    path.write_text(f"server_name: {json.dumps(name)}\n{config}")
+    with NatsServer(workdir / "server", name=name, cluster_args=("-c", str(path))) as server:
         url = server.url.replace("nats://", "tls://") if certs is not None else server.url
         yield SecureServer(method, server, workdir, {"NAQ_NATS_URL": url, **env}, certs, operator)

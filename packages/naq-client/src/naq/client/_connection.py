@@ -19,7 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from naq.client._connection_auth import auth_options, login_used, tls_context
-from naq.client._connection_events import ConnectionEvents, describe_connect_error
+from naq.client._connection_events import ConnectionEvents, describe_connect_error, is_authorization_error
 from naq.protocol import NaqConnectionError, Settings
 
 __all__ = ["Connection", "close_connections", "get_connection", "open_connection"]
@@ -65,6 +65,30 @@ class Connection:
             await closer()
 
 
+class _Client(NATS):
+    """nats-py's client, but a login the server stops accepting (a password rotated, a user revoked,
+    a JWT expired) is retried like a lost server instead of closing the connection for good.
+
+    nats-py closes a connection on the server's ``-ERR 'Authorization Violation'`` and never
+    reconnects: a worker or scheduler would be left logging "connection closed" forever. Retried,
+    the refusal is logged once (:class:`ConnectionEvents`) and the connection comes back when the
+    login works again (a credentials file is read afresh on every attempt).
+    """
+
+    async def _process_err(self, err_msg: str) -> None:
+        if self.is_connected and is_authorization_error(nats.errors.Error(err_msg)):
+            await self._process_op_err(nats.errors.AuthorizationError())
+            return
+        await super()._process_err(err_msg)
+
+    async def _connect_to_server(self, s: Any) -> None:
+        if self.is_reconnecting and self._transport is not None:
+            # nats-py opens the next attempt on the same transport without closing the socket of
+            # one the server refused (its login), leaking a socket per attempt until collected.
+            self._transport.close()
+        await super()._connect_to_server(s)
+
+
 async def _connect(nc: NATS, options: dict[str, Any], events: ConnectionEvents, timeout: float) -> None:
     """``nc.connect(**options)``, ended early by a failure retrying cannot help; ``TimeoutError`` after
     ``timeout`` s (nats-py keeps retrying an initial connect: the timeout bounds the whole attempt)."""
@@ -105,7 +129,7 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
     tls = tls_context(settings)
     if tls is not None:
         options["tls"] = tls
-    nc = events.nc = NATS()
+    nc = events.nc = _Client()
     try:
         await _connect(nc, options, events, settings.connect_timeout)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
