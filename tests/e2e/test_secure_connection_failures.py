@@ -58,7 +58,9 @@ REFUSALS: dict[str, tuple[tuple[str, ...], str, Callable[[SecureServer], dict[st
     "worker, wrong password": (
         WORKER, "password", lambda s: s.with_env(NAQ_NATS_PASSWORD="wrong"), "authorization failed",
     ),
-    "scheduler, wrong token": (SCHEDULER, "token", lambda s: s.with_env(NAQ_NATS_TOKEN="wrong"), "authorization failed"),
+    "scheduler, wrong token": (
+        SCHEDULER, "token", lambda s: s.with_env(NAQ_NATS_TOKEN="wrong"), "authorization failed",
+    ),
     "naq, unknown nkey": (
         NAQ, "nkey", lambda s: s.with_env(NAQ_NATS_NKEY_SEED=str(s.unknown_nkey_seed())), "authorization failed",
     ),

@@ -55,8 +55,8 @@ METHODS: Final = ("password", "token", "nkey", "creds", "tls", "mtls")
 """The ways a :class:`SecureServer` can be configured, one per server."""
 
 USER: Final = "naq-user"
-PASSWORD: Final = "s3cret-pass"  # noqa: S105 - a test server's made-up password
-TOKEN: Final = "t0ken-for-naq"  # noqa: S105 - a test server's made-up token
+PASSWORD: Final = "s3cret-pass"
+TOKEN: Final = "t0ken-for-naq"
 
 _UNLIMITED: Final = -1
 
@@ -152,6 +152,13 @@ def _write_cert(path: Path, cert: x509.Certificate) -> Path:
     return path
 
 
+_CA_USAGE: Final = x509.KeyUsage(
+    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+    key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False, decipher_only=False,
+)  # fmt: skip
+"""What the test CA's key may do: sign certificates (and their revocation lists)."""
+
+
 @dataclass
 class Certificates:
     """A CA and the server and client certificates it signed, as PEM files under ``directory``.
@@ -175,21 +182,15 @@ class Certificates:
         ca_cert = (
             self._builder(_name(f"{self.label} CA"), _name(f"{self.label} CA"), ca_key.public_key(), now)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                    key_encipherment=False, data_encipherment=False, key_agreement=False,
-                    encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )  # fmt: skip
+            .add_extension(_CA_USAGE, critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
         self.ca = _write_cert(self.directory / "ca.pem", ca_cert)
         names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-        self.server_cert, self.server_key = self._leaf("server", ca_cert, ca_key, now, ExtendedKeyUsageOID.SERVER_AUTH, names)
-        self.client_cert, self.client_key = self._leaf("client", ca_cert, ca_key, now, ExtendedKeyUsageOID.CLIENT_AUTH, [])
+        server_auth, client_auth = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+        self.server_cert, self.server_key = self._leaf("server", ca_cert, ca_key, now, server_auth, names)
+        self.client_cert, self.client_key = self._leaf("client", ca_cert, ca_key, now, client_auth, [])
 
     @staticmethod
     def _builder(

@@ -36,7 +36,9 @@ def login_used(settings: Settings) -> str:
         return f"user {settings.nats_user!r} and its password (NAQ_NATS_USER, NAQ_NATS_PASSWORD)"
     if any("@" in url.partition("://")[2] for url in settings.servers):
         return "the user in the URL (NAQ_NATS_URL)"
-    return "no credentials (set NAQ_NATS_USER and NAQ_NATS_PASSWORD, NAQ_NATS_TOKEN, NAQ_NATS_CREDS or NAQ_NATS_NKEY_SEED)"
+    return (
+        "no credentials (set NAQ_NATS_USER and NAQ_NATS_PASSWORD, NAQ_NATS_TOKEN, NAQ_NATS_CREDS or NAQ_NATS_NKEY_SEED)"
+    )
 
 
 def _read(variable: str, path: str) -> str:
@@ -49,7 +51,7 @@ def _read(variable: str, path: str) -> str:
 
 def _check_seed(variable: str, path: str, seed: str) -> None:
     try:
-        import nkeys
+        import nkeys  # noqa: PLC0415 - optional (naq-client[nkeys]), needed only for these logins
     except ImportError:
         raise NaqConnectionError(f"{variable} {_NKEYS_HINT}") from None
     if not seed.startswith("SU"):

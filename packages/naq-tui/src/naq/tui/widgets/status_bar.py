@@ -55,8 +55,9 @@ class ConnectionState:
 
 
 _LOGIN_TROUBLE: Final = (
-    "authorization failed", "tls verification", "tls refused", "tls failed", "tls files", "nats_tls", "nkey", "nats_creds"
-)
+    "authorization failed", "tls verification", "tls refused", "tls failed", "tls files", "nats_tls", "nkey",
+    "nats_creds",
+)  # fmt: skip
 """Words of naq's connection errors that mean the login or the TLS set-up (naq.client's connection)."""
 
 
