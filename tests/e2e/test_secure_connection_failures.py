@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -18,9 +19,12 @@ from pathlib import Path
 import pytest
 
 import naq.client
+from harness import jobs
 from harness.commands import run_script
-from harness.secure_servers import SecureServer, secure_server
+from harness.processes import ProcessGroup
+from harness.secure_servers import PASSWORD, SecureServer, secure_server
 from harness.waiting import async_wait_for
+from naq.client import Queue, Settings
 from naq.client.runtime import EXIT_CONNECTION
 from naq.tui import make_app
 from naq.tui.widgets import StatusBar
@@ -136,3 +140,40 @@ async def test_the_monitor_shows_a_refused_login_with_the_login_hint(
             assert app.is_running
     finally:
         await naq.client.close()
+
+
+async def test_a_worker_survives_its_login_refused_for_a_while(tmp_path: Path) -> None:
+    # nats-py alone closed the connection for good on this refusal: the worker stayed up, logging
+    # "connection closed" every poll, and never worked again.
+    with secure_server(tmp_path / "rotated", "password") as server:
+        env = _process_env({**server.env, "NAQ_NATS_CONNECT_TIMEOUT": "3", "NAQ_LOG_LEVEL": "INFO"})
+        (tmp_path / "logs").mkdir()
+        processes = ProcessGroup(tmp_path / "logs", env)
+        try:
+            worker = processes.spawn(*WORKER)
+            await async_wait_for(lambda: "serving default" in processes.output(worker), timeout=30, what="serving")
+            config = server.workdir / "server.conf"
+            original = config.read_text()
+
+            def reload(text: str) -> None:
+                config.write_text(text)
+                assert server.server.process is not None
+                server.server.process.send_signal(signal.SIGHUP)
+
+            reload(original.replace(PASSWORD, "rotated-password"))
+            refused = "refused the login on reconnecting"
+            await async_wait_for(lambda: refused in processes.output(worker), timeout=10, what="the refusal logged")
+            reload(original)
+            await async_wait_for(
+                lambda: "NATS connection restored" in processes.output(worker), timeout=10, what="reconnected"
+            )
+            queue = Queue(settings=Settings.from_env(server.env))
+            job = await queue.enqueue(jobs.add, 4, 5)
+            assert await job.result(timeout=20) == 9, processes.output(worker)
+            log = processes.output(worker)
+            assert log.count(refused) == 1, log
+            assert "connection closed" not in log, log
+            assert worker.poll() is None, log
+        finally:
+            processes.close()
+            await naq.client.close()
