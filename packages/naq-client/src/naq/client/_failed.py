@@ -126,7 +126,8 @@ async def requeue_failed(connection: Connection, entry: FailedEntry) -> str:
     for bucket_name in (names.RESULTS_BUCKET, names.JOB_STATUS_BUCKET):
         bucket = await kv(connection, bucket_name)
         await bucket.purge(job.job_id)
-    await publish_job(connection, job, MessagePurpose.REQUEUE, entry.sequence)
+    # The signature the job arrived with (None: unsigned), never a new one: see naq.client._publish.
+    await publish_job(connection, job, MessagePurpose.REQUEUE, entry.sequence, signature=entry.record.signature)
     await _purge_entry(connection, entry)
     await publish_event(connection, EventKind.REQUEUED, job.queue, job.job_id)
     return job.job_id

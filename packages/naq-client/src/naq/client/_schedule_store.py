@@ -9,6 +9,7 @@ change that loses the race reads the record again and re-applies itself, and a d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Callable
 from typing import Final
@@ -20,6 +21,7 @@ from nats.js.kv import KeyValue
 from naq.client._connection import Connection
 from naq.client._direct import bucket_values
 from naq.client._kv_cas import kv_write_if
+from naq.client._publish import job_signature
 from naq.client._resources import ensure_bucket
 from naq.protocol import (
     ConfigurationError,
@@ -27,6 +29,7 @@ from naq.protocol import (
     NaqError,
     ScheduleRecord,
     SerializationError,
+    Settings,
     names,
     resources,
     validate_schedule_id,
@@ -42,6 +45,7 @@ __all__ = [
     "read_all_schedules",
     "read_schedule",
     "schedules_kv",
+    "template_refusal",
 ]
 
 _CAS_ATTEMPTS: Final = 500
@@ -87,8 +91,28 @@ async def read_schedule(connection: Connection, schedule_id: str) -> StoredSched
     return ScheduleRecord.decode(entry.value), int(entry.revision or 0)
 
 
+def template_refusal(settings: Settings, record: ScheduleRecord) -> str | None:
+    """Why a holder of ``settings``' keys must not run ``record``'s job (its template's signature
+    does not verify: the record was written or changed without the key); ``None`` if it may, or
+    when ``settings`` hold no keys. The scheduler and a run-now check this before signing a run."""
+    keys = settings.keys
+    if keys is None:
+        return None
+    reason = keys.check(record.job.encode(), record.signature)
+    if reason is None:
+        return None
+    return (
+        f"its job's signature does not verify ({reason}): the record was written or changed without "
+        "the signing key (NAQ_SIGNING_KEY), so it is not run"
+    )
+
+
 async def create_schedule(connection: Connection, record: ScheduleRecord) -> int:
-    """Store a new schedule; ``ConfigurationError`` if the id is taken."""
+    """Store a new schedule, its job template signed when the connection holds keys (the
+    scheduler checks that signature before each run); ``ConfigurationError`` if the id is taken."""
+    signature = job_signature(connection, record.job)
+    if signature is not None:
+        record = dataclasses.replace(record, signature=signature)
     kv = await schedules_kv(connection)
     try:
         return await kv.create(record.schedule_id, record.encode())
