@@ -189,9 +189,7 @@ def envelopes(draw: Any) -> JobEnvelope:
         enqueued_at=draw(st.floats(min_value=0, max_value=4e9) | st.integers(min_value=0, max_value=4 * 10**9)),
         serializer="pickle" if pickle else "json",
         max_retries=draw(st.integers(min_value=0, max_value=10)),
-        retry_delay=draw(
-            st.just(0.0) | st.just(0) | _SECONDS | st.lists(_SECONDS, min_size=1, max_size=3).map(tuple)
-        ),
+        retry_delay=draw(st.just(0.0) | st.just(0) | _SECONDS | st.lists(_SECONDS, min_size=1, max_size=3).map(tuple)),
         retry_strategy=draw(st.sampled_from(["fixed", "linear", "exponential"])),
         retry_jitter=draw(st.booleans()),
         retry_max_delay=draw(optional),
@@ -231,4 +229,3 @@ def test_every_record_that_republishes_a_job_gives_back_its_signed_bytes(envelop
     assert back.job.encode() == signed
     assert back.signature == signature
     assert keys.check(back.job.encode(), back.signature) is None
-
