@@ -252,6 +252,8 @@ class Worker:
         self.completions = CompletionEvents(connection, self.worker_id)
         if self.allowed_modules is None:
             logger.warning("no allowed modules set: this worker runs any importable function it is sent")
+        if self.settings.keys is not None:  # NAQ_SIGNING_KEY: unsigned or tampered jobs go to the DLQ
+            logger.info("signed jobs only: accepting key id(s) {}", ", ".join(self.settings.keys.key_ids))
         await self.call_hooks("on_startup", self.state)
         self._heartbeat = Heartbeat(self)
         await self._heartbeat.beat(WorkerStatus.STARTING)
