@@ -93,9 +93,7 @@ async def test_the_signature_survives_the_servers_own_schedule(
     envelope = _job(signed_settings)
     first = job_message(connection, envelope)
     signature = first.headers[names.HEADER_SIGNATURE]
-    await publish_job(
-        connection, envelope, MessagePurpose.RETRY, 2, at=time.time() + 1, attempt=2, signature=signature
-    )
+    await publish_job(connection, envelope, MessagePurpose.RETRY, 2, at=time.time() + 1, attempt=2, signature=signature)
 
     async def moved() -> Any:
         try:

@@ -156,9 +156,7 @@ async def test_a_delayed_retry_carries_the_signature(
     job still verifies on a worker with keys."""
     keyed = signed(test_settings, KEY)
     async with run_worker(settings=keyed, allowed_modules=ALLOWED):
-        job = await Queue(settings=keyed).enqueue(
-            fail_times, str(tmp_path), "retry", 1, max_retries=1, retry_delay=5.5
-        )
+        job = await Queue(settings=keyed).enqueue(fail_times, str(tmp_path), "retry", 1, max_retries=1, retry_delay=5.5)
         assert await job.result(timeout=30) == "done"
     assert len(runs(str(tmp_path), "retry")) == 2
     assert await rejected(test_settings.servers[0]) == []
@@ -198,7 +196,9 @@ async def test_a_dlq_requeue_keeps_the_signature_and_runs(
     assert await rejected(url) == []
 
 
-async def test_a_rejected_message_does_not_stop_the_next_ones(run_worker: WorkerRunner, test_settings: Settings) -> None:
+async def test_a_rejected_message_does_not_stop_the_next_ones(
+    run_worker: WorkerRunner, test_settings: Settings
+) -> None:
     url = test_settings.servers[0]
     keyed = signed(test_settings, KEY)
     async with run_worker(settings=keyed, allowed_modules=ALLOWED, concurrency=2):
@@ -206,9 +206,7 @@ async def test_a_rejected_message_does_not_stop_the_next_ones(run_worker: Worker
             await Queue(settings=test_settings).enqueue(noop)
         jobs = [await Queue(settings=keyed).enqueue(add, i, i) for i in range(3)]
         assert [await job.result(timeout=20) for job in jobs] == [0, 2, 4]
-        records = await async_wait_for(
-            lambda: _at_least(rejected(url), 3), timeout=10, what="three rejections"
-        )
+        records = await async_wait_for(lambda: _at_least(rejected(url), 3), timeout=10, what="three rejections")
     assert {r.reason for r in records} == {RejectReason.UNSIGNED}
 
 
