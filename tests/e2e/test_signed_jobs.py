@@ -8,6 +8,8 @@ dead-letter queue, results and statuses from their buckets.
 
 from __future__ import annotations
 
+import base64
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,10 @@ from harness.waiting import async_wait_for
 from harness.worker_runner import WorkerRunner
 from naq.client import FailedEntry, Queue, Settings
 from naq.client._connection import open_connection
+from naq.client._failed import describe
 from naq.client._options import JobOptions, build_envelope
 from naq.client._publish import job_message
-from naq.protocol import EventRecord, RejectReason, UndecodableMessageRecord, names
+from naq.protocol import EventRecord, JobEnvelope, RejectReason, UndecodableMessageRecord, names
 from naq.protocol.subjects import queue_subject
 
 ALLOWED = ("harness",)
@@ -122,6 +125,8 @@ async def test_tampered_data_with_a_copied_valid_header_is_rejected(
     assert record.reason is RejectReason.BAD_SIGNATURE
     assert "does not match" in record.error.message
     assert record.headers[names.HEADER_SIGNATURE] == headers[names.HEADER_SIGNATURE]
+    [entry] = [e async for e in naq.client.failed_jobs(nats_url=url)]
+    assert describe(entry)["reason"] == "bad_signature"  # what `naq failed list/show` print
     assert await no_key(js, names.RESULTS_BUCKET, "tampered")
 
 
@@ -213,3 +218,37 @@ async def test_a_rejected_message_does_not_stop_the_next_ones(
 async def _at_least(found: Any, count: int) -> list[UndecodableMessageRecord] | None:
     records = await found
     return records if len(records) >= count else None
+
+
+class _CreatesFile:
+    """Unpickling this creates a file: the proof that a payload was unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (open, (self.path, "w"))
+
+
+async def test_the_signature_is_checked_before_anything_is_decoded_or_unpickled(
+    run_worker: WorkerRunner, test_settings: Settings, tmp_path: Path
+) -> None:
+    url = test_settings.servers[0]
+    marker = tmp_path / "unpickled"
+    payload = base64.b64encode(pickle.dumps((noop, (_CreatesFile(str(marker)),), {}))).decode("ascii")
+    envelope = JobEnvelope(
+        job_id="pickled",
+        queue="default",
+        function="harness.jobs:noop",
+        payload=payload,
+        enqueued_at=1.0,
+        serializer="pickle",
+    )
+    keyed = signed(test_settings, KEY)
+    async with run_worker(settings=keyed, allowed_modules=ALLOWED, allow_pickle=True):
+        await raw_publish(test_settings, b"\xff not a job", {})
+        await raw_publish(test_settings, envelope.encode(), {})
+        records = await async_wait_for(lambda: _at_least(rejected(url), 2), timeout=10, what="two rejections")
+    # Not "undecodable": the signature check comes first, and nothing was unpickled.
+    assert [r.reason for r in records] == [RejectReason.UNSIGNED, RejectReason.UNSIGNED]
+    assert not marker.exists()

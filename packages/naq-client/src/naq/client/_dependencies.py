@@ -133,13 +133,14 @@ async def park(
     connection: Connection,
     envelopes: Sequence[JobEnvelope],
     states: DependencyStates,
-    signatures: Mapping[str, str | None],
+    signatures: Mapping[str, str | None] | None = None,
 ) -> None:
     """Park jobs whose dependencies have not all completed (``decide`` gave ``None``), then look again.
 
     Writes a key per unfinished dependency, the waiting status, and the ``dependency_timeout``
     message (a server-side schedule that fails the job if it is still waiting then).
-    ``signatures`` gives each job's ``Naq-Signature`` by job id (``None``: unsigned), kept in its
+    ``signatures`` gives each job's ``Naq-Signature`` by job id (absent or ``None``: unsigned; a
+    job is never signed here), kept in its
     parked record and carried by every publish of it: the producer's own
     (:func:`~naq.client._publish.job_signature`), or, for a worker parking a delivered job, the
     one the job arrived with.
@@ -157,7 +158,7 @@ async def park(
             generation=generation,
             parked_at=now,
             deadline=now + timeout,
-            signature=signatures.get(envelope.job_id),
+            signature=None if signatures is None else signatures.get(envelope.job_id),
         )
         pending = [d for d in envelope.depends_on if states.get(d) is None]
         parked.append((record, pending))

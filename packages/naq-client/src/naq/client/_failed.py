@@ -145,7 +145,8 @@ def describe(entry: FailedEntry) -> dict[str, object]:
     if isinstance(record, FailedJobRecord):
         summary.update(function=record.job.function, attempts=record.attempts, failed_at=record.failed_at)
     else:
-        summary.update(subject=record.subject, headers=record.headers, failed_at=record.failed_at)
+        summary.update(subject=record.subject, reason=str(record.reason), headers=record.headers)
+        summary.update(failed_at=record.failed_at)
         summary.update(original_size=record.original_size, sha256=record.sha256, truncated=record.truncated)
         if record.job_id is not None:
             summary.update(job_id=record.job_id)
