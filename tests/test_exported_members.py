@@ -43,6 +43,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "NaqException",
             "ParkedJobRecord",
             "PartialEnqueueError",
+            "PickleNotAllowedError",
             "PickleSerializer",
             "QueueFullError",
             "RETRY_STRATEGIES",
@@ -106,6 +107,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "NaqError",
             "NaqException",
             "PartialEnqueueError",
+            "PickleNotAllowedError",
             "Queue",
             "QueueFullError",
             "QueueStats",
@@ -244,6 +246,7 @@ EXPORTED: dict[str, frozenset[str]] = {
     ),
     "naq.worker": frozenset(
         {
+            "DENIED_MODULES",
             "Hook",
             "JobContext",
             "JobRejectedError",
