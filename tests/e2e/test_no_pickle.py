@@ -170,7 +170,7 @@ async def test_no_record_event_or_command_is_pickled_only_declared_payloads_and_
             await js.publish("naq.queue.default", GARBAGE)
 
             assert await ok.result(timeout=15) == 3
-            assert await pickled.result(timeout=15) == 7
+            assert await pickled.result(timeout=15, allow_pickle=True) == 7  # the reader opts in too
             assert await retried.result(timeout=15) == "done"
             for job in (failed, pickled_failure):
                 try:

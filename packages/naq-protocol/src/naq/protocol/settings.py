@@ -18,6 +18,7 @@ from naq.protocol.errors import ConfigurationError
 from naq.protocol.ids import validate_queue_name
 from naq.protocol.names import DEFAULT_DEPENDENCY_TIMEOUT, DEFAULT_QUEUE
 from naq.protocol.serializers import SERIALIZER_NAMES
+from naq.protocol.signing import SigningKeys, signing_keys
 
 __all__ = ["GIB", "LOG_LEVELS", "Settings", "check_dependency_timeout"]
 
@@ -137,6 +138,26 @@ def _prefixes(value: Any) -> str | None:
     return None
 
 
+def _inbox_prefix(value: Any) -> str | None:
+    # One or more subject tokens, no wildcards: the user's own inbox subjects begin with it.
+    tokens = [] if value is None else value.split(".")
+    if value is not None and not all(token and not set(token) & set(" \t*>") for token in tokens):
+        return "must be a subject prefix such as _INBOX_worker (tokens without spaces, '*' or '>')"
+    return None
+
+
+def _signing_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "must be a secret, or comma-separated key_id:secret pairs"
+    try:
+        signing_keys(value)
+    except ConfigurationError as exc:
+        return str(exc).removeprefix("NAQ_SIGNING_KEY: ")
+    return None
+
+
 def _optional_positive(value: Any) -> str | None:
     return None if value is None else _positive(value)
 
@@ -174,7 +195,14 @@ class Settings:
     tls_ca: str | None = _var("NAQ_NATS_TLS_CA", None, _optional_text)
     tls_cert: str | None = _var("NAQ_NATS_TLS_CERT", None, _optional_text)
     tls_key: str | None = _var("NAQ_NATS_TLS_KEY", None, _optional_text)
+    nats_inbox_prefix: str | None = _var("NAQ_NATS_INBOX_PREFIX", None, _optional_text, _inbox_prefix)
+    """Where replies to this process come (nats-py's default ``_INBOX``); one per NATS user keeps
+    users from reading each other's replies (docs/security.md)."""
     connect_timeout: float = _var("NAQ_NATS_CONNECT_TIMEOUT", 5.0, _float, _positive)
+    # signed jobs (producers and the scheduler sign; workers check)
+    signing_key: str | None = _var("NAQ_SIGNING_KEY", None, _optional_text, _signing_key, secret=True)
+    """A secret, or comma-separated ``key_id:secret`` pairs (:mod:`naq.protocol.signing`); unset:
+    jobs are not signed and workers run unsigned jobs."""
     # producers
     default_queue: str = _var("NAQ_DEFAULT_QUEUE", DEFAULT_QUEUE, _text, _queue)
     job_serializer: str = _var("NAQ_JOB_SERIALIZER", "json", _text, _one_of(SERIALIZER_NAMES))
@@ -184,6 +212,9 @@ class Settings:
     # workers
     allow_pickle: bool = _var("NAQ_ALLOW_PICKLE", False, _bool)
     allowed_modules: tuple[str, ...] | None = _var("NAQ_ALLOWED_MODULES", None, _optional_list, _prefixes)
+    """Module prefixes a worker runs job functions from; unset, a worker refuses to start."""
+    allow_any_module: bool = _var("NAQ_ALLOW_ANY_MODULE", False, _bool)
+    """Let a worker without ``allowed_modules`` run any module (but the denied ones); logged."""
     ack_wait: float = _var("NAQ_DEFAULT_ACK_WAIT", 30.0, _float, _positive)
     max_ack_pending: int = _var("NAQ_MAX_ACK_PENDING", 1000, _int, _at_least(1))
     worker_heartbeat_interval: float = _var("NAQ_WORKER_HEARTBEAT_INTERVAL", 5.0, _float, _positive)
@@ -263,6 +294,11 @@ class Settings:
             else:
                 env[f.metadata["env"]] = str(value)
         return env
+
+    @property
+    def keys(self) -> SigningKeys | None:
+        """The parsed :attr:`signing_key` (cached per value), or ``None`` when jobs are not signed."""
+        return None if self.signing_key is None else signing_keys(self.signing_key)
 
     @property
     def servers(self) -> list[str]:
