@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from harness.jetstream_api import delete_all_streams
+from harness.jobs import TEST_JOB_MODULES
 from harness.processes import ProcessGroup
 from harness.servers import NatsCluster, NatsServer, running_server
 from naq.protocol import Settings
@@ -85,6 +86,8 @@ def test_settings(nats_url: str) -> Settings:
         scheduler_lock_renew_interval=0.5,
         # The schedule tests fire every 0.1-0.5 s; production's floor is 1 s.
         min_schedule_interval=0.05,
+        # A worker refuses to start without allowed modules: these are where the tests' jobs live.
+        allowed_modules=TEST_JOB_MODULES,
     )
 
 

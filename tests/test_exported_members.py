@@ -43,6 +43,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "NaqException",
             "ParkedJobRecord",
             "PartialEnqueueError",
+            "PickleNotAllowedError",
             "PickleSerializer",
             "QueueFullError",
             "RETRY_STRATEGIES",
@@ -104,6 +105,7 @@ EXPORTED: dict[str, frozenset[str]] = {
             "NaqError",
             "NaqException",
             "PartialEnqueueError",
+            "PickleNotAllowedError",
             "Queue",
             "QueueFullError",
             "QueueStats",
@@ -241,6 +243,7 @@ EXPORTED: dict[str, frozenset[str]] = {
     ),
     "naq.worker": frozenset(
         {
+            "DENIED_MODULES",
             "Hook",
             "JobContext",
             "JobRejectedError",

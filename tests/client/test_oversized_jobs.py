@@ -123,3 +123,26 @@ async def test_message_size_agrees_with_the_server_to_the_byte(
     counted = f"maximum payload exceeded: {limit + 1} vs {limit}"
     await async_wait_for(lambda: counted in nats_server.log_tail(500), timeout=10, what="the server's log line")
     assert (await js.stream_info("sizes")).state.messages == 1
+
+
+async def test_a_kv_write_is_measured_with_the_headers_nats_py_adds_and_refused_by_naq(
+    connection: Connection, js: Any
+) -> None:
+    """``kv.create`` adds ``Nats-Expected-Last-Subject-Sequence`` itself; nats-py checks only the
+    payload. On naq's connection the write is measured whole: at the limit it is stored, one byte
+    more is refused by naq naming the record (the server never sees it, the connection stays)."""
+    await js.create_key_value(bucket="sizes_kv")
+    kv = await connection.js.key_value("sizes_kv")
+    limit = connection.nc.max_payload
+    headers = {names.HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: "0"}
+    prefix = b'{"v":1,"record":"probe","pad":"'
+    exact = prefix + b"p" * (limit - message_size(b"", headers) - len(prefix) - 2) + b'"}'
+    assert message_size(exact, headers) == limit
+    assert await kv.create("exact", exact) == 1
+    over = exact[:-2] + b'p"}'
+    with pytest.raises(MessageTooLargeError) as caught:
+        await kv.create("over", over)
+    assert (caught.value.size, caught.value.limit) == (limit + 1, limit)
+    assert "a probe record of" in str(caught.value)
+    assert connection.nc.is_connected
+    assert (await kv.get("exact")).value == exact

@@ -10,7 +10,10 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+TEST_JOB_MODULES: Final = ("harness", "tests")
+"""Module prefixes of the tests' job functions: the allowed modules of the workers tests start."""
 
 
 def add(a: int, b: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 
@@ -12,13 +13,18 @@ from hypothesis import strategies as st
 
 from naq.protocol import (
     ErrorInfo,
+    EventRecord,
     FailedJobRecord,
     JobEnvelope,
+    ScheduleRecord,
+    ScheduleStatus,
     SerializationError,
     UndecodableMessageRecord,
+    WorkerHeartbeat,
     message_size,
 )
 from naq.protocol.results import encode_fitted
+from naq.protocol.schedule import LAST_ERROR_BYTES
 from naq.protocol.sizes import json_text_size, truncate_text
 
 MARK = "... [truncated from"
@@ -147,3 +153,64 @@ def test_a_raw_record_written_before_size_and_digest_still_decodes() -> None:
         UndecodableMessageRecord.decode(json.dumps({**old, "sha256": "not-hex"}))
     with pytest.raises(SerializationError, match="original_size"):
         UndecodableMessageRecord.decode(json.dumps({**old, "original_size": -1}))
+
+
+# --- records fitted by count: event batches, heartbeats; schedules measured at their widest ------
+
+
+@given(count=st.integers(min_value=2, max_value=300), limit=st.integers(min_value=600, max_value=6000))
+def test_a_batch_event_is_split_into_parts_that_fit_and_together_name_every_job(count: int, limit: int) -> None:
+    ids = [f"{'j' * 40}{i:05d}" for i in range(count)]
+    event = EventRecord(
+        kind="completed",
+        queue="default",
+        at=1.0,
+        worker_id="w-1",
+        data={"job_ids": ids, "count": count, "attempts": [1] * count, "durations": [0.5] * count},
+    )
+    parts = event.fitted(limit)
+    assert all(len(part.encode()) <= limit for part in parts)
+    assert [i for part in parts for i in part.job_ids] == ids
+    for part in parts:
+        assert part.data["count"] == len(part.job_ids) == len(part.data["attempts"]) == len(part.data["durations"])
+    assert (parts == [event]) == (len(event.encode()) <= limit)
+
+
+def test_an_event_error_is_cut_to_fit_and_one_that_cannot_fit_is_left_out() -> None:
+    event = EventRecord(kind="failed", queue="default", at=1.0, job_id="j", data={"error": "e" * 10_000})
+    [part] = event.fitted(2000)
+    assert len(part.encode()) <= 2000
+    assert part.data["error"].startswith("e" * 100)
+    assert f"{MARK} 10000 bytes]" in part.data["error"]
+    assert EventRecord(kind="failed", queue="default", at=1.0, data={"n": list(range(1000))}).fitted(500) == []
+
+
+def test_a_heartbeat_lists_the_first_running_jobs_that_fit() -> None:
+    jobs = tuple(f"{'r' * 60}{i:04d}" for i in range(200))
+    beat = WorkerHeartbeat(
+        worker_id="w-1", hostname="h", pid=1, queues=("default",), status="busy", concurrency=200,
+        started_at=1.0, heartbeat_at=2.0, current_jobs=jobs,
+    )  # fmt: skip
+    for limit in (1000, 4096, 8192, 8193, 8194):
+        fitted = beat.fitted(limit)
+        assert len(fitted.encode()) <= limit
+        assert fitted.current_jobs == jobs[: len(fitted.current_jobs)]
+        longer = dataclasses.replace(fitted, current_jobs=jobs[: len(fitted.current_jobs) + 1])
+        assert len(longer.encode()) > limit, "as many as fit"
+        assert fitted.status == "busy"
+    assert beat.fitted(10**6) is beat
+
+
+def test_a_schedule_at_its_widest_holds_every_later_version_of_it() -> None:
+    payload = {"args": [], "kwargs": {}}
+    job = JobEnvelope(job_id="s-1", queue="default", function="m:f", payload=payload, enqueued_at=1.0)
+    record = ScheduleRecord(schedule_id="s-1x", job=job, next_run_at=1.0, created_at=1.0, interval=60.0)
+    widest = len(record.widest().encode())
+    later = [
+        record.with_error("boom " * 10_000, failures=10, status=ScheduleStatus.FAILED),
+        dataclasses.replace(record, runs=123_456, last_run_at=1.8e9, pending_run_at=1.8e9, next_run_at=1.8e9),
+        record.with_error("x" * 5000, runs=10**9, last_run_at=1.8e9 + 0.123456, pending_run_at=1.8e9 + 0.654321),
+    ]
+    for version in later:
+        assert len(version.encode()) <= widest
+    assert json_text_size(later[0].last_error or "") <= LAST_ERROR_BYTES

@@ -17,6 +17,7 @@ from naq.protocol import (
     JobTimeoutError,
     MessageTooLargeError,
     NaqError,
+    PickleNotAllowedError,
     ResultTooLargeError,
     SerializationError,
     WorkerLostError,
@@ -140,6 +141,7 @@ WIRE_NAMES = {
     ResultTooLargeError: "naq.client:ResultTooLargeError",
     MessageTooLargeError: "naq.client:MessageTooLargeError",
     SerializationError: "naq.client:SerializationError",
+    PickleNotAllowedError: "naq.client:PickleNotAllowedError",
     NaqError: "naq.client:NaqError",
 }
 
@@ -165,7 +167,7 @@ def test_every_naq_error_has_a_wire_name_of_its_own() -> None:
     from naq.protocol import errors
 
     classes = list({c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, NaqError)})
-    assert len(classes) == 17
+    assert len(classes) == 18
     wires = [vars(cls).get("WIRE_NAME") for cls in classes]
     assert all(isinstance(w, str) and w.endswith(f":{c.__name__}") for w, c in zip(wires, classes, strict=True))
     assert len(set(wires)) == len(classes)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from harness import jobs
+from harness.waiting import async_wait_for
 from harness.worker_parts import PartsHost, QueueTap, envelope, wire_parts
 from naq.client.runtime import Connection, read_result_record
 from naq.protocol import DependencyOutcome, DependencyVerdict, ResultRecord, names
 from naq.worker._delivery import Delivery
+from naq.worker._processor import JobProcessor
 from naq.worker._store import JobStore
 
 
@@ -64,22 +68,58 @@ async def test_a_redelivered_job_that_already_ended_is_acked_without_running_aga
     assert await tap.pending() == (0, 0)
 
 
-async def test_a_job_delivered_again_after_too_many_crashes_fails_as_worker_lost(
-    host: PartsHost, tap: QueueTap, connection: Connection, tmp_path: Path
+async def _die_running_alone(processor: JobProcessor, store: JobStore, message: Any, job_id: str) -> None:
+    """Process ``message`` as a worker that dies while running it: the task is cancelled once the
+    job runs alone (its status says so), and the message is handed back as a dead worker's would be."""
+    task = asyncio.create_task(processor.process(Delivery(message, "default")))
+    delivered = message.metadata.num_delivered
+
+    async def running_alone() -> bool:
+        status = await store.read_status(job_id)
+        return status is not None and status.isolated and status.deliveries == delivered
+
+    await async_wait_for(running_alone, timeout=5.0, what=f"{job_id} running alone")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await message.nak()
+
+
+async def test_a_job_that_dies_alone_too_many_times_fails_as_worker_lost(
+    host: PartsHost, tap: QueueTap, connection: Connection
 ) -> None:
-    job = envelope("poison-1", "harness.jobs:record_run", str(tmp_path), "poison")
-    message = await tap.deliver(job)
+    _, _, processor = wire_parts(host)
+    store = JobStore(connection)
+    message = await tap.deliver(envelope("poison-1", "harness.jobs:async_sleep", 60))
     limit = connection.settings.max_crash_redeliveries
-    for _ in range(limit):  # each delivery's worker died: nothing recorded, the message comes back
-        await message.nak()
+    await message.nak()  # its first worker died of something: not charged, it runs alone next
+    [message] = await tap.fetch(1)
+    for _ in range(limit):  # each time alone, its worker dies: charged
+        await _die_running_alone(processor, store, message, "poison-1")
         [message] = await tap.fetch(1)
-    assert message.metadata.num_delivered == limit + 1
-    await _process(host, tap, message)
+    assert message.metadata.num_delivered == limit + 2
+    await processor.process(Delivery(message, tap.queue))
     record = await _result(connection, "poison-1")
     assert record.error is not None
     assert (record.status, record.error.type) == ("failed", "naq.worker:WorkerLostError")
-    assert f"its worker died {limit} times" in record.error.message
-    assert jobs.runs(str(tmp_path), "poison") == []
+    assert f"its worker died {limit} times while running it alone" in record.error.message
+    assert await tap.pending() == (0, 0)
+
+
+async def test_a_job_whose_workers_died_of_other_jobs_is_never_charged(
+    host: PartsHost, tap: QueueTap, connection: Connection, tmp_path: Path
+) -> None:
+    job = envelope("bystander-1", "harness.jobs:record_run", str(tmp_path), "bystander")
+    message = await tap.deliver(job)
+    limit = connection.settings.max_crash_redeliveries
+    for _ in range(limit + 2):  # lost again and again, never while it ran alone
+        await message.nak()
+        [message] = await tap.fetch(1)
+    await _process(host, tap, message)
+    assert (await _result(connection, "bystander-1")).status == "completed"
+    assert len(jobs.runs(str(tmp_path), "bystander")) == 1
+    status = await JobStore(connection).read_status("bystander-1")
+    assert status is not None
+    assert (status.isolated, status.crashes) == (True, 0), "it ran alone, charged nothing"
 
 
 async def test_a_job_whose_dependency_failed_fails_without_running(

@@ -27,10 +27,10 @@ import nats.js.errors
 from nats.js import api
 
 from naq.client._connection import Connection
+from naq.client._measured import check_size, record_name
 from naq.client._tasks import stop_tasks
-from naq.protocol import MessageTooLargeError, message_size
 
-__all__ = ["AckedPublisher", "check_size", "publish_acked"]
+__all__ = ["AckedPublisher", "check_size", "publish_acked", "record_name"]
 
 _SWEEP_EVERY: Final = 0.25
 """Seconds between looks for publishes whose acknowledgement is overdue."""
@@ -125,19 +125,6 @@ class AckedPublisher:
                 if future is not None and not future.done():
                     future.set_exception(nats.errors.TimeoutError())
         deadlines.clear()
-
-
-def check_size(nc: Any, subject: str, data: bytes, headers: dict[str, str] | None) -> None:
-    """``MessageTooLargeError`` if the server would refuse the message for its size (payload and
-    header block, over the connected server's ``max_payload``)."""
-    size = message_size(data, headers)
-    limit = nc.max_payload
-    if size > limit:
-        raise MessageTooLargeError(
-            f"a message of {size} bytes for {subject} is over the server's max payload of {limit} bytes",
-            size,
-            limit,
-        )
 
 
 def _pub_ack(reply: dict[str, Any]) -> api.PubAck:

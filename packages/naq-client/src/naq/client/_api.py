@@ -93,13 +93,16 @@ async def purge_queue(queue_name: str | None = None, nats_url: Url = None) -> in
 
 
 @public
-async def fetch_job_result(job_id: str, nats_url: Url = None) -> Any:
+async def fetch_job_result(job_id: str, nats_url: Url = None, *, allow_pickle: bool | None = None) -> Any:
     """The result of a finished job, without waiting.
 
     Raises ``JobNotFoundError`` if there is none (unknown, still running, or expired) and
-    ``JobExecutionError`` if the job failed.
+    ``JobExecutionError`` if the job failed. A value stored as pickle is unpickled only if
+    ``allow_pickle`` (default: ``NAQ_ALLOW_PICKLE``); otherwise ``PickleNotAllowedError``.
     """
-    return result_value(require_result(await backend_for(resolve_settings(nats_url)).stored_result(job_id), job_id))
+    settings = resolve_settings(nats_url)
+    record = require_result(await backend_for(settings).stored_result(job_id), job_id)
+    return result_value(record, settings.allow_pickle if allow_pickle is None else allow_pickle)
 
 
 @public
@@ -249,9 +252,9 @@ def purge_queue_sync(queue_name: str | None = None, nats_url: Url = None) -> int
     return run_sync(purge_queue(queue_name, nats_url))
 
 
-def fetch_job_result_sync(job_id: str, nats_url: Url = None) -> Any:
+def fetch_job_result_sync(job_id: str, nats_url: Url = None, *, allow_pickle: bool | None = None) -> Any:
     """Blocking :func:`fetch_job_result`."""
-    return run_sync(fetch_job_result(job_id, nats_url))
+    return run_sync(fetch_job_result(job_id, nats_url, allow_pickle=allow_pickle))
 
 
 def cancel_job_sync(job_id: str, nats_url: Url = None) -> bool:

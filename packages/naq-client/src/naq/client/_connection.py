@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from naq.client._connection_events import ConnectionEvents, describe_connect_error
+from naq.client._measured import MeasuredJetStream
 from naq.protocol import NaqConnectionError, Settings
 
 __all__ = ["Connection", "close_connections", "get_connection", "open_connection"]
@@ -121,7 +122,7 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
             f"cannot connect to NATS at {shown} within {settings.connect_timeout} s: {'; '.join(causes)}"
         ) from exc
     events.connected()
-    js = nc.jetstream(publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING)
+    js = MeasuredJetStream(nc, publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING)
     return Connection(nc=nc, js=js, settings=settings, events=events)
 
 

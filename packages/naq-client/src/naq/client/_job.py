@@ -22,14 +22,18 @@ class Job:
     settings: Settings = field(repr=False)
 
     @public
-    async def result(self, timeout: float | None = None) -> Any:
+    async def result(self, timeout: float | None = None, *, allow_pickle: bool | None = None) -> Any:
         """Wait for the job to end and return its value.
 
         Raises ``JobExecutionError`` (with the remote error's type, message and traceback) if the
         job failed, and ``TimeoutError`` if it has not ended within ``timeout`` seconds. A job
         enqueued with ``result_ttl=0`` stores no result, so waiting for it times out.
+
+        A value stored as pickle (a pickle job's) is unpickled only if ``allow_pickle`` (default:
+        the settings' ``NAQ_ALLOW_PICKLE``); otherwise ``PickleNotAllowedError``.
         """
-        return result_value(await backend_for(self.settings).result_record(self.job_id, timeout))
+        record = await backend_for(self.settings).result_record(self.job_id, timeout)
+        return result_value(record, self.settings.allow_pickle if allow_pickle is None else allow_pickle)
 
     @public
     async def status(self) -> JobStatus:

@@ -29,8 +29,9 @@ from typing import Any, Final
 
 from nats.js import api
 
-from naq.client._acks import check_size, publish_acked
+from naq.client._acks import publish_acked
 from naq.client._connection import Connection
+from naq.client._measured import check_size, record_name
 from naq.protocol import DependencyVerdict, JobEnvelope, JobTooLargeError, MessagePurpose, MessageTooLargeError, names
 from naq.protocol.subjects import (
     delayed_subject,
@@ -118,8 +119,10 @@ def check_job_size(nc: Any, job_id: str, subject: str, data: bytes, headers: Map
     try:
         check_size(nc, subject, data, headers)
     except MessageTooLargeError as exc:
+        kind = record_name(data)
+        what = f"job {job_id} is" if kind == "a job record" else f"{kind} of job {job_id} is"
         raise JobTooLargeError(
-            f"job {job_id} is {exc.size} bytes (payload and headers), over the server's max payload of "
+            f"{what} {exc.size} bytes (payload and headers), over the server's max payload of "
             f"{exc.limit} bytes, so it was not enqueued; pass large data by reference (a path, a URL, "
             "an object store key)",
             exc.size,

@@ -17,6 +17,7 @@ from naq.protocol import (
     JobCancelledError,
     JobExecutionError,
     JobNotFoundError,
+    PickleNotAllowedError,
     ResultRecord,
     exception_ref,
     get_serializer,
@@ -86,13 +87,21 @@ _ERRORS: dict[str, type[JobExecutionError]] = {
 up by wire name, so a record written under an error's former name is read the same."""
 
 
-def result_value(record: ResultRecord) -> Any:
+def result_value(record: ResultRecord, allow_pickle: bool = False) -> Any:
     """The job's return value, or ``JobExecutionError`` carrying the remote error if it did not complete.
 
     A job that never ran because a dependency failed raises ``DependencyFailedError``, a cancelled
-    job ``JobCancelledError``; both are ``JobExecutionError`` subclasses.
+    job ``JobCancelledError``; both are ``JobExecutionError`` subclasses. A value stored as pickle
+    is unpickled only with ``allow_pickle`` (unpickling runs code chosen by whoever wrote the
+    record); without it, ``PickleNotAllowedError`` and nothing is unpickled.
     """
     if record.status == "completed":
+        if record.serializer == "pickle" and not allow_pickle:
+            raise PickleNotAllowedError(
+                f"the result of job {record.job_id} is stored as pickle, which this reader does not unpickle "
+                "(unpickling runs code chosen by whoever wrote it): pass allow_pickle=True to the read "
+                "(job.result(), fetch_job_result()) or set NAQ_ALLOW_PICKLE=true where it is read"
+            )
         return get_serializer(record.serializer).load_value(record.value)
     error = record.error
     assert error is not None  # guaranteed by ResultRecord for every status but completed
@@ -107,6 +116,6 @@ def require_result(record: ResultRecord | None, job_id: str) -> ResultRecord:
     return record
 
 
-async def fetch_result_value(connection: Connection, job_id: str) -> Any:
+async def fetch_result_value(connection: Connection, job_id: str, allow_pickle: bool = False) -> Any:
     """The result value of ``job_id`` without waiting; ``JobNotFoundError`` if there is none."""
-    return result_value(require_result(await read_result_record(connection, job_id), job_id))
+    return result_value(require_result(await read_result_record(connection, job_id), job_id), allow_pickle)

@@ -20,10 +20,12 @@ from nats.js.kv import KeyValue
 from naq.client._connection import Connection
 from naq.client._direct import bucket_values
 from naq.client._kv_cas import kv_write_if
+from naq.client._measured import check_size
 from naq.client._resources import ensure_bucket
 from naq.protocol import (
     ConfigurationError,
     JobEnvelope,
+    MessageTooLargeError,
     NaqError,
     ScheduleRecord,
     SerializationError,
@@ -31,6 +33,7 @@ from naq.protocol import (
     resources,
     validate_schedule_id,
 )
+from naq.protocol.subjects import kv_key_subject
 
 __all__ = [
     "ScheduleConflictError",
@@ -54,6 +57,9 @@ _MARKER_TTL: Final = 3600
 
 _PURGE: Final = {names.HEADER_KV_OPERATION: "PURGE", names.HEADER_ROLLUP: "sub"}
 """Headers of a KV purge: the marker replaces every earlier revision of the key."""
+
+_WIDEST_REVISION: Final = 2**64 - 1
+"""The widest revision a compare-and-set header can carry (a stream sequence is 64 bits)."""
 
 _CAS_PAUSE: Final = 0.02
 """Longest random pause, in seconds, after a lost round."""
@@ -88,8 +94,23 @@ async def read_schedule(connection: Connection, schedule_id: str) -> StoredSched
 
 
 async def create_schedule(connection: Connection, record: ScheduleRecord) -> int:
-    """Store a new schedule; ``ConfigurationError`` if the id is taken."""
+    """Store a new schedule; ``ConfigurationError`` if the id is taken.
+
+    ``MessageTooLargeError`` naming the schedule if the record, at its widest
+    (:meth:`ScheduleRecord.widest`), would not fit the server's max payload: nothing is stored.
+    """
     kv = await schedules_kv(connection)
+    widest = record.widest()
+    headers = {names.HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: str(_WIDEST_REVISION)}
+    try:
+        check_size(connection.nc, kv_key_subject(names.SCHEDULES_BUCKET, record.schedule_id), widest.encode(), headers)
+    except MessageTooLargeError as exc:
+        raise MessageTooLargeError(
+            f"schedule {record.schedule_id!r} was not stored: {exc} (measured with room for what the scheduler "
+            f"adds as it runs); pass large data by reference (a path, a URL, an object store key)",
+            exc.size,
+            exc.limit,
+        ) from None
     try:
         return await kv.create(record.schedule_id, record.encode())
     except nats.js.errors.KeyWrongLastSequenceError:

@@ -38,13 +38,14 @@ class SyncJob:
         """The queue the job was enqueued on."""
         return self.job.queue
 
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: float | None = None, *, allow_pickle: bool | None = None) -> Any:
         """Block until the job ends and return its value (``None``: wait as long as it takes).
 
         Raises as :meth:`Job.result`: ``JobExecutionError`` if the job failed, ``TimeoutError``
-        if it has not ended within ``timeout`` seconds.
+        if it has not ended within ``timeout`` seconds, ``PickleNotAllowedError`` for a pickled
+        value without ``allow_pickle`` (default ``NAQ_ALLOW_PICKLE``).
         """
-        return run_sync(self.job.result(timeout))
+        return run_sync(self.job.result(timeout, allow_pickle=allow_pickle))
 
     def status(self) -> JobStatus:
         """Where the job is now (see :meth:`Job.status`)."""

@@ -140,7 +140,7 @@ def result(
     async def read() -> Any:
         if wait is not None:
             return await Job(job_id, settings.default_queue, settings).result(timeout=wait)
-        return await fetch_result_value(await get_connection(settings), job_id)
+        return await fetch_result_value(await get_connection(settings), job_id, settings.allow_pickle)
 
     value = run_command(closing(read()))
     typer.echo(json.dumps(value, default=repr))

@@ -5,6 +5,7 @@ The hierarchy::
     NaqError (alias NaqException)
     ├── ConfigurationError      (also ValueError)   a bad setting, argument or environment variable
     ├── SerializationError      (also ValueError)   a value or message naq cannot encode or decode
+    │   └── PickleNotAllowedError                   a pickled result read without ``allow_pickle``
     ├── JobExecutionError                           the job ran and failed; carries the remote error
     │   ├── DependencyFailedError                   a dependency failed, was cancelled or never ended
     │   └── JobCancelledError                       the job was cancelled
@@ -51,6 +52,7 @@ __all__ = [
     "NaqError",
     "NaqException",
     "PartialEnqueueError",
+    "PickleNotAllowedError",
     "QueueFullError",
     "ResultTooLargeError",
     "SerializationError",
@@ -83,6 +85,16 @@ class SerializationError(NaqError, ValueError):
     """A value or message could not be encoded or decoded (non-JSON argument, corrupt record)."""
 
     WIRE_NAME = "naq.client:SerializationError"
+
+
+class PickleNotAllowedError(SerializationError):
+    """A result stored as pickle was read by a caller that did not opt in to unpickling.
+
+    Unpickling runs code chosen by whoever wrote the record, so a result is unpickled only with
+    ``allow_pickle=True`` on the read (``Job.result``, ``fetch_job_result``) or ``NAQ_ALLOW_PICKLE``.
+    """
+
+    WIRE_NAME = "naq.client:PickleNotAllowedError"
 
 
 class JobExecutionError(NaqError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -9,6 +10,7 @@ from naq.protocol._checks import check_non_negative
 from naq.protocol._codec import Record
 from naq.protocol.ids import validate_job_id, validate_queue_name, validate_token, validate_worker_id
 from naq.protocol.names import SYSTEM_EVENTS_TOKEN
+from naq.protocol.sizes import truncate_text
 
 __all__ = ["EventRecord"]
 
@@ -55,3 +57,34 @@ class EventRecord(Record):
         if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
             return tuple(ids)
         return ()
+
+    def fitted(self, limit: int) -> list[EventRecord]:
+        """This event as events of at most ``limit`` bytes each: itself if it fits; a batch split
+        in halves (each list of one entry per job split alike) until each part fits; else with its
+        text values (an error) cut to share the room left. ``[]`` when not even that fits.
+        """
+        if len(self.encode()) <= limit:
+            return [self]
+        ids = self.data.get("job_ids")
+        if isinstance(ids, list) and len(ids) > 1:
+            half = len(ids) // 2
+            parts = []
+            for part in (slice(0, half), slice(half, None)):
+                data = {
+                    key: value[part] if isinstance(value, list) and len(value) == len(ids) else value
+                    for key, value in self.data.items()
+                }
+                if "count" in data:
+                    data["count"] = len(data["job_ids"])
+                parts.extend(dataclasses.replace(self, data=data).fitted(limit))
+            return parts
+        texts = [key for key, value in self.data.items() if isinstance(value, str) and value]
+        if not texts:
+            return []
+        bare = dataclasses.replace(self, data={**self.data, **dict.fromkeys(texts, "")})
+        room = (limit - len(bare.encode())) // len(texts)
+        if room < 0:
+            return []
+        cut = {key: truncate_text(self.data[key], room) for key in texts}
+        fitted = dataclasses.replace(self, data={**self.data, **cut})
+        return [fitted] if len(fitted.encode()) <= limit else []

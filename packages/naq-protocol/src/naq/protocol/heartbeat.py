@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -53,3 +54,19 @@ class WorkerHeartbeat(Record):
                     raise ValueError(f"per-queue counts must be integers >= 0, got {queue}={count!r}")
         check_non_negative("started_at", self.started_at)
         check_non_negative("heartbeat_at", self.heartbeat_at)
+
+    def fitted(self, limit: int) -> WorkerHeartbeat:
+        """This record within ``limit`` bytes where cutting its list of running jobs can do it
+        (the first ids are kept; ``status`` still says busy); itself if it fits or if not even an
+        empty list would (the write then refuses it)."""
+        over = len(self.encode()) - limit
+        if over <= 0:
+            return self
+        kept = list(self.current_jobs)
+        while kept and over > 0:
+            over -= len(kept.pop()) + 3  # the id, its quotes and its comma
+        fitted = dataclasses.replace(self, current_jobs=tuple(kept))
+        while kept and len(fitted.encode()) > limit:  # the estimate is a byte off at the list's end
+            kept.pop()
+            fitted = dataclasses.replace(self, current_jobs=tuple(kept))
+        return fitted

@@ -1,20 +1,32 @@
 """Records of the scheduler: schedules in ``naq_scheduled_jobs`` and the leader lock.
 
 Both are always JSON, never pickle: any process with access to the bucket reads them.
+
+A schedule record grows as the scheduler fires it (run counts, times, the last error), so it is
+measured at creation at its widest (:meth:`ScheduleRecord.widest`), with the last error bounded
+by :data:`LAST_ERROR_BYTES`: a schedule that could be stored can always be fired and updated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Final
 
 from naq.protocol._checks import check_non_negative, check_optional_positive
 from naq.protocol._codec import Record
 from naq.protocol.ids import validate_schedule_id, validate_token
 from naq.protocol.job import JobEnvelope
 from naq.protocol.names import ScheduleStatus
+from naq.protocol.sizes import truncate_text
 
-__all__ = ["LeaderLockRecord", "ScheduleRecord"]
+__all__ = ["LAST_ERROR_BYTES", "LeaderLockRecord", "ScheduleRecord"]
+
+LAST_ERROR_BYTES: Final = 1024
+"""Most bytes of JSON text a schedule record's ``last_error`` takes (:meth:`ScheduleRecord.with_error`)."""
+
+_WIDEST_TIME: Final = 9_999_999_999.999999
+"""A Unix time with as many digits as any a record will carry (year 2286)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,24 @@ class ScheduleRecord(Record):
         if self.pending_run_at is not None:
             check_non_negative("pending_run_at", self.pending_run_at)
         ScheduleStatus(self.status)
+
+    def with_error(self, error: str, **changes: Any) -> ScheduleRecord:
+        """This record with ``last_error`` set to ``error`` cut to :data:`LAST_ERROR_BYTES` (and ``changes``)."""
+        return dataclasses.replace(self, last_error=truncate_text(error, LAST_ERROR_BYTES), **changes)
+
+    def widest(self) -> ScheduleRecord:
+        """This record with every field the scheduler changes as wide as it can get: what a
+        store must hold for the schedule's whole life (its job and cadence are the caller's)."""
+        return dataclasses.replace(
+            self,
+            runs=10**15,
+            last_run_at=_WIDEST_TIME,
+            next_run_at=_WIDEST_TIME,
+            pending_run_at=_WIDEST_TIME,
+            failures=10**6,
+            status=max(ScheduleStatus, key=len),
+            last_error="x" * LAST_ERROR_BYTES,
+        )
 
     @property
     def one_off(self) -> bool:

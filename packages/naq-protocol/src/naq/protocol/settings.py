@@ -184,6 +184,9 @@ class Settings:
     # workers
     allow_pickle: bool = _var("NAQ_ALLOW_PICKLE", False, _bool)
     allowed_modules: tuple[str, ...] | None = _var("NAQ_ALLOWED_MODULES", None, _optional_list, _prefixes)
+    """Module prefixes a worker runs job functions from; unset, a worker refuses to start."""
+    allow_any_module: bool = _var("NAQ_ALLOW_ANY_MODULE", False, _bool)
+    """Let a worker without ``allowed_modules`` run any module (but the denied ones); logged."""
     ack_wait: float = _var("NAQ_DEFAULT_ACK_WAIT", 30.0, _float, _positive)
     max_ack_pending: int = _var("NAQ_MAX_ACK_PENDING", 1000, _int, _at_least(1))
     worker_heartbeat_interval: float = _var("NAQ_WORKER_HEARTBEAT_INTERVAL", 5.0, _float, _positive)

@@ -18,10 +18,12 @@ class JobStatusRecord(Record):
     """A job's non-terminal state (waiting, retrying, cancelled, ...) and its attempts so far.
 
     ``attempts`` counts failed attempts; ``crashes`` counts deliveries lost to workers that died
-    mid-job (they are not failed attempts). ``stream_sequence`` and ``deliveries`` identify the
-    message delivery the record was written for, so a worker can tell its own delayed redelivery
-    (a retry) from one caused by a crash. A parked job (waiting) records the dependencies it waits
-    on (``waiting_on``) and its parking's ``generation``, so it can be found and cancelled.
+    while running this job alone, the only crashes charged to it (they are not failed attempts).
+    ``stream_sequence`` and ``deliveries`` identify the message delivery the record was written
+    for, so a worker can tell its own delayed redelivery (a retry) from one caused by a crash;
+    ``isolated`` says that delivery ran alone on its worker, so a crash during it was the job's own.
+    A parked job (waiting) records the dependencies it waits on (``waiting_on``) and its parking's
+    ``generation``, so it can be found and cancelled.
     """
 
     KIND: ClassVar[str] = "job_status"
@@ -34,6 +36,7 @@ class JobStatusRecord(Record):
     crashes: int = 0
     stream_sequence: int = 0
     deliveries: int = 0
+    isolated: bool = False
     waiting_on: tuple[str, ...] = ()
     generation: int = 0
 

@@ -36,7 +36,7 @@ from naq.client.runtime import (
     read_schedule,
     schedules_kv,
 )
-from naq.protocol import JobEnvelope, ScheduleRecord, ScheduleStatus
+from naq.protocol import JobEnvelope, MessageTooLargeError, ScheduleRecord, ScheduleStatus
 from naq.protocol.subjects import schedule_run_job_id
 from naq.scheduler._view import ScheduleView
 
@@ -125,6 +125,14 @@ class Firer:
                 revision = await kv.update(record.schedule_id, claimed.encode(), last=revision)
             except nats.js.errors.KeyWrongLastSequenceError:
                 return  # changed meanwhile (a pause, a cancel, another leader): the watch brings it
+            except MessageTooLargeError as exc:
+                # Stored under a larger max payload (or by hand): no claim of it fits here. Held
+                # off like a failed publish, so it is tried again now and then, never in a loop.
+                logger.error("schedule {} cannot be fired: {}", record.schedule_id, exc)
+                until = time.time() + _MAX_BACKOFF
+                self._backoff[record.schedule_id] = until
+                self.view.retry_at(record, revision, until)
+                return
             record = claimed
             self.view.update(record, revision)
         elif not self.may_fire():
@@ -170,7 +178,7 @@ class Firer:
     async def _mark_failed(self, record: ScheduleRecord, revision: int, reason: str) -> None:
         """Mark a schedule that must not fire as failed, with ``reason``; no run is claimed."""
         logger.error("schedule {} not fired and marked failed: {}", record.schedule_id, reason)
-        failed = dataclasses.replace(record, status=ScheduleStatus.FAILED, last_error=reason)
+        failed = record.with_error(reason, status=ScheduleStatus.FAILED)
         kv = await schedules_kv(self.connection)
         try:
             new_revision = await kv.update(record.schedule_id, failed.encode(), last=revision)
@@ -182,11 +190,8 @@ class Firer:
         failures = record.failures + 1
         reason = f"{type(error).__name__}: {error}"
         gave_up = failures >= self.max_failures
-        updated = dataclasses.replace(
-            record,
-            failures=failures,
-            last_error=reason,
-            status=ScheduleStatus.FAILED if gave_up else record.status,
+        updated = record.with_error(
+            reason, failures=failures, status=ScheduleStatus.FAILED if gave_up else record.status
         )
         if gave_up:
             self._backoff.pop(record.schedule_id, None)

@@ -4,7 +4,8 @@ Every queue a worker serves has its own loop, all reserving from the worker's on
 :class:`~naq.worker._slots.Slots`. An idle queue polls with a single slot, so it does not hold
 slots a busy queue could use; once it gets jobs it fetches for every free slot, lingering a moment
 for a quarter of them to be free (one fetch for many slots costs one round trip). A fetch that
-fails backs off; a stopping worker hands back what it fetched and did not start.
+fails backs off, and so does a worker whose job outcomes cannot be stored; a stopping worker
+hands back what it fetched and did not start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Final
 
 from loguru import logger
 
+from naq.worker._backoff import StorageBackoff
 from naq.worker._delivery import Delivery
 from naq.worker._slots import Slots
 
@@ -40,7 +42,8 @@ class Fetcher:
 
     Each message becomes a :class:`Delivery` handled by a task running ``handle(delivery)``,
     kept in ``running`` (the worker's running jobs) and holding one of ``slots`` until the task
-    gives it back. With ``drained`` (burst mode), an empty fetch asks it whether every queue is
+    gives it back. While ``backoff`` is paused (writes of outcomes refused) it fetches nothing. With
+    ``drained`` (burst mode), an empty fetch asks it whether every queue is
     empty and nothing runs, and sets ``stopping`` if so.
     """
 
@@ -53,6 +56,7 @@ class Fetcher:
         handle: Callable[[Delivery], Coroutine[Any, Any, None]],
         running: dict[asyncio.Task[None], Delivery],
         drained: Callable[[], Awaitable[bool]] | None = None,
+        backoff: StorageBackoff | None = None,
     ) -> None:
         self.queue = queue
         self.subscription = subscription
@@ -61,13 +65,18 @@ class Fetcher:
         self.handle = handle
         self.running = running
         self.drained = drained
+        self.backoff = backoff
         self._enough = max(1, slots.capacity // 4)
 
     async def run(self) -> None:
         """Fetch until the worker stops."""
         queue, subscription, slots, stopping = self.queue, self.subscription, self.slots, self.stopping
         idle = True
+        backoff = self.backoff
         while not stopping.is_set():
+            if backoff is not None and backoff.paused:  # outcomes cannot be stored: fetch nothing
+                await backoff.wait(stopping)
+                continue
             wanted = await self.reserve(1 if idle else FETCH_MAX)
             if wanted == 0:
                 break

@@ -89,9 +89,12 @@ class Heartbeat:
         )
 
     async def beat(self, status: WorkerStatus | None = None) -> None:
-        """Publish one heartbeat now."""
+        """Publish one heartbeat now; a worker running more jobs than one record can name lists
+        the first of them (the record fits the server's max payload)."""
+        connection = self.worker.connection
         subject = kv_key_subject(names.WORKERS_BUCKET, self.worker.worker_id)
-        await self.worker.connection.js.publish(subject, self.record(status).encode())
+        record = self.record(status).fitted(connection.nc.max_payload)
+        await connection.js.publish(subject, record.encode())
 
     def start(self) -> None:
         """Start beating in the background."""
@@ -100,6 +103,7 @@ class Heartbeat:
     async def _loop(self) -> None:
         interval = self.worker.settings.worker_heartbeat_interval
         clock = asyncio.get_running_loop()
+        failing: type[BaseException] | None = None  # what the beats failing now raise, warned about once
         while not self._stopped.is_set():
             # Cleared before the beat: a change while it is on its way earns the next one.
             self._dirty = False
@@ -107,7 +111,13 @@ class Heartbeat:
             try:
                 await self.beat()
             except Exception as exc:  # a missed beat is retried next interval; it must not stop the worker
-                logger.warning("heartbeat failed: {}", exc)
+                if type(exc) is not failing:  # once per cause, not once per interval (a record too large)
+                    logger.warning("heartbeat failed: {}", exc)
+                failing = type(exc)
+            else:
+                if failing is not None:
+                    logger.info("heartbeats go through again")
+                failing = None
             last = clock.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)

@@ -1,57 +1,31 @@
-"""Finding the callable of a job: allowed modules, the pickle switch, and a cached import."""
+"""Finding the callable of a job: allowed modules, the pickle switch, and a cached import.
+
+The job's module is checked before anything is imported (:mod:`naq.worker._allowlist`). The walk
+from the module to the function is checked too, so an allowed module cannot be used as a door:
+``tasks:os.system`` (``tasks`` imports ``os``) passes through the module ``os``, which must be
+allowed itself, and the function reached must not be defined in a denied module (``os.system``
+is ``posix``'s). Special attributes (``tasks:__loader__.exec_module``) are never walked.
+"""
 
 from __future__ import annotations
 
-import re
+import importlib
+import inspect
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Final
 
-from naq.protocol import ConfigurationError, JobEnvelope, JobRejectedError, get_serializer
-from naq.protocol.refs import module_of, resolve_ref
+from naq.protocol import JobEnvelope, JobRejectedError, get_serializer
+from naq.protocol.refs import REF_PATTERN, module_of
+from naq.worker._allowlist import denied_root, refusal
 
-__all__ = ["allowed_prefixes", "load_call"]
-
-
-_PREFIX: Final = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
-"""A module prefix: a dotted module name (``tasks``, ``myapp.jobs``)."""
+__all__ = ["load_call"]
 
 
-def allowed_prefixes(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    """The allowed module prefixes (``None``: any module), or ``ConfigurationError``.
+_Resolved = tuple[Callable[..., Any], tuple[str, ...], str | None]
+"""A resolved function, the modules its walk passed through, and the module that defines it."""
 
-    A prefix that is not a dotted module name (``''``, ``'tasks.'``, ``' tasks'``) matches no
-    module, so a worker given one would reject every job: it is refused at start instead.
-    """
-    if value is None:
-        return None
-    prefixes = (value,) if isinstance(value, str) else tuple(value)
-    for prefix in prefixes:
-        if not isinstance(prefix, str) or _PREFIX.fullmatch(prefix) is None:
-            raise ConfigurationError(
-                f"allowed module {prefix!r} is not a dotted module name like 'tasks' or 'myapp.jobs' "
-                "(it would match no job's module)"
-            )
-    return prefixes or None
-
-
-def _module_allowed(module: str, allowed: tuple[str, ...] | None) -> bool:
-    if allowed is None:
-        return True
-    key = (module, allowed)
-    verdict = _allowed.get(key)
-    if verdict is None:
-        verdict = any(module == prefix or module.startswith(prefix + ".") for prefix in allowed)
-        if len(_allowed) < _MAX_REMEMBERED:  # bounded: module names come from messages
-            _allowed[key] = verdict
-    return verdict
-
-
-_MAX_REMEMBERED = 4096
-_allowed: dict[tuple[str, tuple[str, ...]], bool] = {}
-
-
-_resolved: dict[str, Callable[..., Any]] = {}
+_resolved: dict[str, _Resolved] = {}
 
 _PATH_SHOWN: Final = 8
 """Import path entries named in a "cannot import" error; the rest are counted."""
@@ -64,13 +38,50 @@ def _searched() -> str:
     return f"import path searched: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
+def _resolve(ref: str) -> _Resolved:
+    """Import ``ref``'s module and walk its qualified name, noting the modules walked through."""
+    if REF_PATTERN.fullmatch(ref) is None:
+        raise ValueError(f"{ref!r} is not a reference like 'module:qualname'")
+    module_name, _, qualname = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    walked: list[str] = []
+    for part in qualname.split("."):
+        if part.startswith("__") and part.endswith("__"):
+            raise JobRejectedError(f"{ref} names the special attribute {part}, which a job may not reach")
+        obj = getattr(obj, part)
+        if inspect.ismodule(obj):
+            walked.append(obj.__name__)
+    defined_in = getattr(obj, "__module__", None)
+    if not isinstance(defined_in, str) or denied_root(module_name) is not None:
+        # A denied module that runs at all was allowed by name, with what it defines elsewhere
+        # (os.system is posix's).
+        defined_in = None
+    return obj, tuple(walked), defined_in
+
+
+def _check_walk(ref: str, resolved: _Resolved, allowed: tuple[str, ...] | None) -> None:
+    _, walked, defined_in = resolved
+    for module in walked:
+        reason = refusal(module, allowed)
+        if reason is not None:
+            raise JobRejectedError(f"function {ref} is reached through {module}: {reason}")
+    if defined_in is not None:
+        reason = refusal(defined_in, allowed, listed=False)
+        if reason is not None:
+            raise JobRejectedError(f"function {ref} is defined in {defined_in}: {reason}")
+
+
 def load_call(
     envelope: JobEnvelope, allow_pickle: bool, allowed_modules: tuple[str, ...] | None
 ) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
-    """(function, args, kwargs) of ``envelope``, or ``JobRejectedError`` saying why not."""
-    if not _module_allowed(module_of(envelope.function), allowed_modules):
-        allowed = ", ".join(allowed_modules or ())
-        raise JobRejectedError(f"function {envelope.function} is outside this worker's allowed modules ({allowed})")
+    """(function, args, kwargs) of ``envelope``, or ``JobRejectedError`` saying why not.
+
+    ``allowed_modules`` ``None`` means any module (a worker started with ``allow_any_module``);
+    the denied modules are refused either way.
+    """
+    reason = refusal(module_of(envelope.function), allowed_modules)
+    if reason is not None:
+        raise JobRejectedError(f"function {envelope.function} is refused: {reason}")
     if envelope.serializer == "pickle" and not allow_pickle:
         raise JobRejectedError(
             f"job {envelope.job_id} uses the pickle serializer, which this worker does not accept "
@@ -82,13 +93,17 @@ def load_call(
     resolved = _resolved.get(envelope.function)
     if resolved is None:
         try:
-            target = resolve_ref(envelope.function)
+            resolved = _resolve(envelope.function)
+        except JobRejectedError:
+            raise
         except Exception as exc:  # importing user code can raise anything
             reason = f"cannot import {envelope.function}: {type(exc).__name__}: {exc}"
             if isinstance(exc, ModuleNotFoundError):
                 reason += f" ({_searched()})"
             raise JobRejectedError(reason) from exc
-        if not callable(target):
+        if not callable(resolved[0]):
             raise JobRejectedError(f"{envelope.function} is not callable")
-        resolved = _resolved[envelope.function] = target
-    return resolved, args, kwargs
+        _resolved[envelope.function] = resolved
+    # Checked on every job (cached verdicts): workers of one process may allow different modules.
+    _check_walk(envelope.function, resolved, allowed_modules)
+    return resolved[0], args, kwargs

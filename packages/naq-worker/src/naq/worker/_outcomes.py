@@ -8,7 +8,8 @@ payload, which no retry can fix: a result too large fails the job for good at on
 (``ResultTooLargeError``), errors are cut to fit their records and events, a dead-letter record
 that cannot hold the job keeps its raw bytes cut to fit, a retry that cannot be scheduled waits on
 a delayed nak, and anything else too large ends the job (or drops the message) with one ERROR
-line. Never a storage retry in a loop.
+line. Never a storage retry in a loop: while writes are refused the worker pauses its fetches,
+longer with each refusal in a row (bounded), and the job is delivered again after the pause.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from naq.protocol import (
 )
 from naq.protocol.retry import retry_delay, should_retry
 from naq.protocol.sizes import truncate_text
+from naq.worker._backoff import STORAGE_RETRY_DELAY, StorageBackoff
 from naq.worker._completions import CompletionEvents
 from naq.worker._delivery import Delivery, announce_started
 from naq.worker._gating import DependencyGate
@@ -54,9 +56,6 @@ __all__ = [
 NAK_DELAY_LIMIT: Final = 5.0
 """Longest retry delay served by a delayed nak; longer ones go through a server-side schedule, so
 waiting retries do not hold the consumer's ack-pending capacity."""
-
-STORAGE_RETRY_DELAY: Final = 5.0
-"""Seconds before a job whose outcome could not be stored is delivered again."""
 
 EVENT_ERROR_BYTES: Final = 4096
 """Most bytes of error text an event or a log line carries; the whole error (cut only to fit the
@@ -103,10 +102,14 @@ class Outcomes:
     """Records how one worker's jobs end: results and statuses through ``store``, releases of
     their dependents through ``gate``, counts and events through ``host``."""
 
-    def __init__(self, host: OutcomeHost, store: JobStore, gate: DependencyGate) -> None:
+    def __init__(
+        self, host: OutcomeHost, store: JobStore, gate: DependencyGate, backoff: StorageBackoff | None = None
+    ) -> None:
         self.host = host
         self.store = store
         self.gate = gate
+        self.backoff = StorageBackoff() if backoff is None else backoff
+        """Paces the worker while its writes are refused (see :mod:`naq.worker._backoff`)."""
         self.connection = store.connection
         self._note_ended = gate.waiting.ended  # on every completion: one call, no I/O
 
@@ -126,6 +129,7 @@ class Outcomes:
         except Exception as exc:  # a full bucket, a lost stream: the job must come back, not vanish
             await self.storage_failed(delivery, exc)
             return None
+        self.backoff.succeeded()
         delivery.settling = True
         dependents = self._note_ended(envelope.job_id, "completed")
         if dependents:  # rare: release them before the ack, so a crash cannot lose the release
@@ -275,20 +279,70 @@ class Outcomes:
         except Exception as exc:  # a full bucket, a lost stream: the job must come back, not vanish
             await self.storage_failed(delivery, exc)
             return False
+        self.backoff.succeeded()
         return True
 
     async def storage_failed(self, delivery: Delivery | None, error: Exception) -> None:
-        """A write of the job's state failed: nak the message for a later delivery (a storage error
-        event and one ERROR line), or end the job if the write can never fit."""
+        """A write of the job's state failed: nak the message for a later delivery and pause fetching
+        (:class:`StorageBackoff`: a storage error event and one ERROR line per step of the pause),
+        or end the job if the write can never fit."""
         if _too_large(error):
             await self._unstorable(delivery, error)
             return
-        logger.error("could not store a job outcome ({}); the job will be delivered again", _brief(str(error)))
-        await publish_system_event(
-            self.connection, SystemEventKind.STORAGE_ERROR, self.host.worker_id, error=_brief(str(error))
-        )
+        backoff = self.backoff
+        delay, new_step = backoff.failed()
+        if delivery is not None:  # each job's own redeliveries grow apart too
+            deliveries = delivery.message.metadata.num_delivered or 1
+            delay = max(delay, min(backoff.first * 2 ** (deliveries - 1), backoff.most))
+        if new_step:  # once per step of the pause, not once per job
+            text = _brief(f"{type(error).__name__}: {error}")
+            logger.error(
+                "could not store a job outcome ({}); {} write(s) refused in a row; fetching paused for {:.1f} s, "
+                "the job will be delivered again",
+                text,
+                backoff.refused,
+                delay,
+            )
+            await publish_system_event(
+                self.connection,
+                SystemEventKind.STORAGE_ERROR,
+                self.host.worker_id,
+                error=text,
+                refused=backoff.refused,
+                paused=delay,
+            )
+        else:
+            logger.debug("could not store a job outcome ({}); delivered again in {:.1f} s", error, delay)
         if delivery is not None:
-            await delivery.message.nak(delay=STORAGE_RETRY_DELAY)
+            await self._explain_redelivery(delivery)
+            await delivery.message.nak(delay=delay)
+
+    async def _explain_redelivery(self, delivery: Delivery) -> None:
+        """Record that this delivery comes back for a refused write, not a crash: without it the
+        redelivery would count against the job's crash limit (``NAQ_MAX_CRASH_REDELIVERIES``) and a
+        few refused writes would dead-letter it as a lost worker. Best effort: the status bucket
+        may be refusing writes too."""
+        envelope, message = delivery.envelope, delivery.message
+        if envelope is None:
+            return
+        sequence = message.metadata.sequence.stream
+        try:
+            before = await self.store.read_status(envelope.job_id)
+            crashes = before.crashes if before is not None and before.stream_sequence == sequence else 0
+            await self.store.write_status(
+                JobStatusRecord(
+                    job_id=envelope.job_id,
+                    queue=envelope.queue,
+                    status=JobStatus.RETRYING,
+                    attempts=max(delivery.attempt - 1, 0),
+                    updated_at=time.time(),
+                    crashes=crashes,
+                    stream_sequence=sequence,
+                    deliveries=message.metadata.num_delivered,
+                )
+            )
+        except Exception as exc:
+            logger.debug("could not record why job {} comes back: {}", envelope.job_id, exc)
 
     async def _unstorable(self, delivery: Delivery | None, error: Exception) -> None:
         """A write is too large for any retry to store it: end the job, never deliver it again."""

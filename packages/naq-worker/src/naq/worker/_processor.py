@@ -29,6 +29,7 @@ from naq.protocol import (
 from naq.protocol.context import JobContext, wants_context
 from naq.worker._delivery import Delivery, announce_started, delivery_count, header_attempt
 from naq.worker._gating import DependencyGate
+from naq.worker._isolation import Isolation
 from naq.worker._loader import load_call
 from naq.worker._outcomes import Outcomes, Permanent
 from naq.worker._store import JobStore
@@ -80,6 +81,8 @@ class JobProcessor:
         self.run = run
         self.connection = store.connection
         self.settings = store.settings
+        self.isolation = Isolation()
+        """Suspects (deliveries after a lost one) run alone: see :mod:`naq.worker._isolation`."""
 
     async def process(self, delivery: Delivery) -> None:
         """Handle one message to the end: it is acked, nak'd or handed to the dead-letter queue."""
@@ -94,17 +97,31 @@ class JobProcessor:
         self.host.running_changed()
         attempt = header_attempt(message)
         status: JobStatusRecord | None = None
+        suspect = False
         if delivery_count(message) > 1:
             accounted = await self._account_redelivery(delivery, envelope, attempt)
             if accounted is None:
                 return
-            attempt, status = accounted
+            attempt, status, suspect = accounted
         if envelope.job_id in self.host.cancelled.ids:  # an in-memory set, fed by a watch
             await self.outcomes.cancelled(delivery, envelope, attempt - 1, started=None)
             return
         if envelope.depends_on and not await self._admitted(delivery, envelope, attempt):
             return
-        await self._run(delivery, envelope, attempt, status.crashes if status else 0)
+        crashes = status.crashes if status else 0
+        isolation = self.isolation
+        if suspect:  # it may have killed its last worker: it runs alone, so a crash now is its own
+            assert status is not None  # a suspect's status is made by the accounting
+            async with isolation.exclusive():
+                # Written once alone, before it runs: the mark that charges a crash from here on to it.
+                await self.store.write_status(status)
+                await self._run(delivery, envelope, attempt, crashes)
+            return
+        await isolation.join()
+        try:
+            await self._run(delivery, envelope, attempt, crashes)
+        finally:
+            isolation.leave()
 
     async def _admitted(self, delivery: Delivery, envelope: JobEnvelope, attempt: int) -> bool:
         """Whether a job with dependencies may run now; if not, it was parked, failed or dropped (and acked)."""
@@ -130,8 +147,15 @@ class JobProcessor:
 
     async def _account_redelivery(
         self, delivery: Delivery, envelope: JobEnvelope, attempt: int
-    ) -> tuple[int, JobStatusRecord | None] | None:
-        """Tell a retry (our own delayed nak) from a crash; ``None`` when the message is done with."""
+    ) -> tuple[int, JobStatusRecord | None, bool] | None:
+        """Tell a retry (our own delayed nak) from a lost delivery; ``None`` when the message is done with.
+
+        Otherwise (attempt, status, suspect): a suspect is a delivery that follows a lost one (its
+        worker died or let the ack wait pass), and runs alone; its status record, to be written
+        then, marks the delivery ``isolated``. A lost delivery is charged to the
+        job as a crash only if it ran alone (``isolated`` in its status record): a job that merely
+        shared a process with the job that killed it is never charged.
+        """
         message = delivery.message
         delivered = message.metadata.num_delivered
         sequence = message.metadata.sequence.stream
@@ -146,20 +170,23 @@ class JobProcessor:
         if status is not None and status.stream_sequence != sequence:
             status = None  # written for another message of this job (an earlier publish)
         if status is None:
-            unexplained, crashes, attempt_now = delivered - 1, delivered - 1, attempt
+            lost, crashes, attempt_now = delivered - 1, 0, attempt
         else:
             explained = 1 if status.status == JobStatus.RETRYING else 0
-            unexplained = delivered - status.deliveries - explained
-            crashes, attempt_now = status.crashes + unexplained, status.attempts + 1
-        if unexplained <= 0:
-            return attempt_now, status
+            lost = delivered - status.deliveries - explained
+            # Only the recorded delivery can have run alone: a later lost one never started the job
+            # (a suspect's status is written once it runs alone, before the job starts).
+            charged = 1 if status.isolated and lost > 0 else 0
+            crashes, attempt_now = status.crashes + charged, status.attempts + 1
+        if lost <= 0:
+            return attempt_now, status, False
         limit = self.settings.max_crash_redeliveries
         if crashes >= limit:
-            lost = WorkerLostError(
+            lost_error = WorkerLostError(
                 f"worker lost during execution: job {envelope.job_id} was delivered {delivered} times and "
-                f"its worker died {crashes} times (NAQ_MAX_CRASH_REDELIVERIES={limit})"
+                f"its worker died {crashes} times while running it alone (NAQ_MAX_CRASH_REDELIVERIES={limit})"
             )
-            error = ErrorInfo.from_exception(lost)
+            error = ErrorInfo.from_exception(lost_error)
             await self.outcomes.failed_for_good(delivery, envelope, attempt_now, error, started=None)
             return None
         status = JobStatusRecord(
@@ -171,9 +198,9 @@ class JobProcessor:
             crashes=crashes,
             stream_sequence=sequence,
             deliveries=delivered,
+            isolated=True,
         )
-        await self.store.write_status(status)
-        return attempt_now, status
+        return attempt_now, status, True  # the status is written once it runs alone
 
     async def _run(self, delivery: Delivery, envelope: JobEnvelope, attempt: int, crashes: int) -> None:
         host = self.host

@@ -54,12 +54,13 @@ from naq.protocol import (
 )
 from naq.protocol.ids import process_id
 from naq.protocol.subjects import control_filter
+from naq.worker._allowlist import allowed_prefixes
+from naq.worker._backoff import StorageBackoff
 from naq.worker._completions import CompletionEvents
 from naq.worker._executor import run_call
 from naq.worker._fetching import Fetcher
 from naq.worker._gating import DependencyGate
 from naq.worker._heartbeat import Heartbeat
-from naq.worker._loader import allowed_prefixes
 from naq.worker._outcomes import Outcomes
 from naq.worker._processor import JobProcessor
 from naq.worker._running import RunningJobs
@@ -69,6 +70,15 @@ from naq.worker._threads import JobThreads
 from naq.worker._watches import CancelledJobs, WaitingIndex
 
 __all__ = ["Hook", "Worker"]
+
+_NO_ALLOWED_MODULES = (
+    "this worker has no allowed modules, so it would run any function anyone who can publish to its "
+    "queues sends it: name the modules your job functions live in with --allow-module tasks "
+    "(repeatable), NAQ_ALLOWED_MODULES=tasks,myapp.jobs or Worker(allowed_modules=['tasks']); to run "
+    "any module (not recommended) start it with --allow-any-module, NAQ_ALLOW_ANY_MODULE=true or "
+    "Worker(allow_any_module=True)"
+)
+"""Why a worker without allowed modules refuses to start, and how to set them."""
 
 Hook = Callable[..., Any]
 """A hook: a sync or async callable (``on_startup(state)``, ``before_job(ctx)``, ``after_job(ctx, error)``,
@@ -90,8 +100,15 @@ class Worker:
     success). A job function whose first parameter is named ``ctx`` (or annotated ``JobContext``)
     receives the context, whose ``state`` is the same dict.
 
-    ``burst=True`` stops once every queue is empty and nothing runs. ``allow_pickle`` and
-    ``allowed_modules`` default to ``NAQ_ALLOW_PICKLE`` and ``NAQ_ALLOWED_MODULES``.
+    ``burst=True`` stops once every queue is empty and nothing runs. ``allow_pickle`` defaults to
+    ``NAQ_ALLOW_PICKLE``.
+
+    ``allowed_modules`` (default ``NAQ_ALLOWED_MODULES``) are the module prefixes job functions may
+    come from; a worker without them refuses to start (``ConfigurationError``) unless
+    ``allow_any_module=True`` (default ``NAQ_ALLOW_ANY_MODULE``), which runs any module and logs a
+    warning at start. Given both, the allowed modules win. Modules that run code or commands
+    (``os``, ``subprocess``, ``builtins``, ...: ``naq.worker.DENIED_MODULES``) run only when a
+    prefix names them explicitly.
     """
 
     def __init__(
@@ -110,6 +127,7 @@ class Worker:
         grace: float = 30.0,
         allow_pickle: bool | None = None,
         allowed_modules: str | Sequence[str] | None = None,
+        allow_any_module: bool | None = None,
     ) -> None:
         self.settings = resolve_settings(nats_url, settings)
         if queues is None:
@@ -131,7 +149,13 @@ class Worker:
         self.grace = grace
         self.allow_pickle = self.settings.allow_pickle if allow_pickle is None else allow_pickle
         modules = self.settings.allowed_modules if allowed_modules is None else allowed_modules
+        any_module = self.settings.allow_any_module if allow_any_module is None else allow_any_module
         self.allowed_modules = allowed_prefixes(modules)
+        """The allowed module prefixes; ``None``: any module (``allow_any_module``)."""
+        self.allow_any_module = any_module and self.allowed_modules is None
+        if self.allowed_modules is None and not any_module:
+            raise ConfigurationError(_NO_ALLOWED_MODULES)
+        self._any_module_ignored = any_module and self.allowed_modules is not None
         self.hooks = {
             "on_startup": _hooks(on_startup),
             "on_shutdown": _hooks(on_shutdown),
@@ -151,6 +175,8 @@ class Worker:
         self._running = RunningJobs(self.slots, self.running_changed)
         # Created in run(), on the loop the worker runs on.
         self._stopping: asyncio.Event | None = None
+        self.storage_backoff = StorageBackoff()
+        """How long fetching pauses while job outcomes cannot be stored (a full results bucket or DLQ)."""
         self._stop_now: asyncio.Event | None = None
         self._threads: JobThreads | None = None
         self._subscriptions: dict[str, Any] = {}
@@ -247,11 +273,20 @@ class Worker:
         self._gate = DependencyGate(connection, self.waiting)
         # The executor bound to this worker's threads and slots (a partial: no extra call per job).
         run = functools.partial(run_call, threads=self._threads, on_thread_done=self.slots.release)
-        processor = JobProcessor(self, store, self._gate, Outcomes(self, store, self._gate), run)
+        outcomes = Outcomes(self, store, self._gate, self.storage_backoff)
+        processor = JobProcessor(self, store, self._gate, outcomes, run)
         self._running.bind(processor.process)
         self.completions = CompletionEvents(connection, self.worker_id)
-        if self.allowed_modules is None:
-            logger.warning("no allowed modules set: this worker runs any importable function it is sent")
+        if self.allow_any_module:
+            logger.warning(
+                "allow_any_module is on: this worker runs any importable function it is sent (all but the "
+                "modules that run code or commands), for anyone who can publish to its queues"
+            )
+        elif self._any_module_ignored:
+            logger.warning(
+                "allow_any_module is ignored: the allowed modules ({}) are set and win",
+                ", ".join(self.allowed_modules or ()),
+            )
         await self.call_hooks("on_startup", self.state)
         self._heartbeat = Heartbeat(self)
         await self._heartbeat.beat(WorkerStatus.STARTING)
@@ -300,7 +335,8 @@ class Worker:
         drained = self._all_drained if self.burst else None
         subscription = self._subscriptions[queue]
         running = self._running
-        return Fetcher(queue, subscription, self.slots, self._stopping, running.handle, running.tasks, drained)
+        stopping, backoff = self._stopping, self.storage_backoff
+        return Fetcher(queue, subscription, self.slots, stopping, running.handle, running.tasks, drained, backoff)
 
     async def _all_drained(self) -> bool:
         if self._running.tasks:

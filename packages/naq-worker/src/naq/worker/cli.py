@@ -65,7 +65,20 @@ def worker_command(
     allow_module: Annotated[
         list[str] | None,
         typer.Option(
-            "--allow-module", help="Module prefix jobs may come from (repeatable) (env: NAQ_ALLOWED_MODULES)."
+            "--allow-module",
+            help="Module prefix job functions may come from (repeatable; 'tasks' allows tasks and tasks.mail, "
+            "not tasksx) (env: NAQ_ALLOWED_MODULES). Without it the worker refuses to start, unless "
+            "--allow-any-module. Modules that run code or commands (os, subprocess, builtins, ...) are "
+            "allowed only when named here explicitly.",
+        ),
+    ] = None,
+    allow_any_module: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-any-module",
+            help="Run functions of any module when no allowed modules are set (dangerous, logged as a "
+            "warning; never os, subprocess, builtins or the other modules that run code or commands; "
+            "ignored when allowed modules are set) (env: NAQ_ALLOW_ANY_MODULE).",
         ),
     ] = None,
     allow_pickle: Annotated[
@@ -114,6 +127,7 @@ def worker_command(
             grace=grace,
             allow_pickle=allow_pickle,
             allowed_modules=allow_module or None,
+            allow_any_module=allow_any_module,
             on_startup=_load_hooks(on_startup, "--on-startup"),
             on_shutdown=_load_hooks(on_shutdown, "--on-shutdown"),
             before_job=_load_hooks(before_job, "--before-job"),
