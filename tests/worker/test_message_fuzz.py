@@ -19,11 +19,13 @@ After each batch, the properties:
 - no loop: the deliveries the consumer made for the batch stay within what the jobs' retry
   policies allow.
 
-One server and one worker serve the whole module; each hypothesis example is a batch of messages,
-so the example count is that of the profile divided by :data:`BATCHES_PER_PROFILE_EXAMPLES`
-(``ci``: 125 batches of 5 to 30 messages, about 25 s; ``thorough``: 1,250). The database is off: an example
-depends on the server's state, so replaying one from a database would not reproduce it; failing
-batches found so far are kept as explicit ``@example``s.
+One server and one worker (serving ``fuzz`` and ``fuzz-other``, the queue some envelopes name)
+serve the whole module; each hypothesis example is a batch of messages, so the example count is
+the profile's divided by :data:`BATCHES_PER_PROFILE_EXAMPLES` (``ci``: 125 batches of 5 to 30
+messages, about 25 s; ``thorough``: 1,250, about 4 minutes, in ``hatch run test-thorough``). The
+database and shrinking are off: an example depends on the server's state, so a replay is not the
+same example; a failing batch is reported whole, and the ones found so far are explicit
+``@example``s.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ register_profiles()
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
+    # A failing batch's report can still be long (warnings are errors here): print it anyway.
     pytest.mark.filterwarnings("ignore:Generating overly large repr"),
 ]
 
@@ -100,8 +103,8 @@ class Message:
         self.raw_header = raw_header
 
     def __repr__(self) -> str:
-        # Short enough to read in a failure report, and still Python for an @example (not a
-        # dataclass: hypothesis would pretty-print its fields whole, megabytes of them).
+        # Short enough to read in a failure report (not a dataclass: hypothesis would print its
+        # fields whole, megabytes of them); what is not cut can be pasted into an @example.
         return f"Message({_short(self.body)}, {_short(self.headers)}, {_short(self.raw_header)})"
 
 
@@ -419,6 +422,8 @@ class FuzzEnv:
     batches: itertools.count[int] = field(default_factory=itertools.count)
     deliveries_checked: int = 0
     messages_stored: int = 0
+    raw_stored: int = 0
+    not_stored: int = 0
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # How hypothesis prints an argument of a failing example: not every field (the log).
@@ -452,8 +457,11 @@ async def fuzz_env(nats_server: NatsServer) -> AsyncIterator[FuzzEnv]:
         async with runner([QUEUE, OTHER], concurrency=8, grace=2.0, allowed_modules=(MODULE,)) as worker:
             env = FuzzEnv(nc, js, worker, runner.task(worker), raw, nc.max_payload, lines)
             yield env
-            batches, stored, deliveries = next(env.batches), env.messages_stored, env.deliveries_checked
-            print(f"fuzz: {batches} batches, {stored} messages stored, {deliveries} deliveries")
+            print(  # the run's figures, shown with -s
+                f"fuzz: {next(env.batches)} batches, {env.messages_stored} messages stored "
+                f"({env.raw_stored} with raw headers; {env.not_stored} refused or duplicates), "
+                f"{env.deliveries_checked} deliveries"
+            )
     finally:
         logger.disable("naq")
         logger.remove(sink)
@@ -505,6 +513,7 @@ async def _publish(env: FuzzEnv, message: Message, token: str) -> Sent | None:
         ack = await env.raw.publish(SUBJECT, message.raw_header, data)
         if ack is None or ack.get("duplicate"):
             return None
+        env.raw_stored += 1
         return Sent(ack["seq"], data, {})
     headers = message.headers
     if headers is not None and headers.get(names.HEADER_MSG_ID, "").startswith("@"):
@@ -661,6 +670,7 @@ async def _run_batch(env: FuzzEnv, batch: list[Message]) -> None:
     before = _deliveries(await _consumers(env))
     stream_before = (await env.js.stream_info(names.JOBS_STREAM)).state.last_seq
     sent = [s for s in [await _publish(env, message, token) for message in batch] if s is not None]
+    env.not_stored += len(batch) - len(sent)
     await _canary(env, token)
     await async_wait_for(lambda: _drained(env), timeout=DRAIN_TIMEOUT, interval=0.05, what="every message handled")
     assert not env.task.done(), "the worker stopped"
