@@ -58,6 +58,7 @@ def test_every_variable_is_read() -> None:
         "NAQ_QUEUE_MAX_BYTES": "-1",
         "NAQ_RESULTS_MAX_BYTES": "1048576",
         "NAQ_LOG_LEVEL": "debug",
+        "NAQ_NATS_INBOX_PREFIX": "_INBOX_worker",
         "NAQ_NATS_TOKEN": "s3cret",
     }
     settings = Settings.from_env(env)
@@ -73,6 +74,7 @@ def test_every_variable_is_read() -> None:
     assert (settings.replicas, settings.max_crash_redeliveries, settings.max_schedule_failures) == (3, 0, 9)
     assert (settings.queue_max_bytes, settings.results_max_bytes) == (-1, 1_048_576)
     assert settings.log_level == "DEBUG"
+    assert settings.nats_inbox_prefix == "_INBOX_worker"
     assert "s3cret" not in repr(settings)
 
 
@@ -105,6 +107,8 @@ def test_overrides_win_and_none_means_unset() -> None:
         ("NAQ_QUEUE_MAX_BYTES", "0", "-1 for unlimited"),
         ("NAQ_DEFAULT_RESULT_TTL", "-1", ">= 0"),
         ("NAQ_LOG_LEVEL", "LOUD", "must be one of"),
+        ("NAQ_NATS_INBOX_PREFIX", "_INBOX.>", "must be a subject prefix"),
+        ("NAQ_NATS_INBOX_PREFIX", "_INBOX..x", "must be a subject prefix"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str, reason: str) -> None:

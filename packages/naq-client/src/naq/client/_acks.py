@@ -6,8 +6,10 @@ writes) many publishes are in flight at once, so one connection keeps one reply 
 (``<inbox>.*``), a future per publish, and one sweeper task that fails the futures whose deadline
 passed. Errors are nats-py's own: ``APIError`` subclasses for a refused message,
 ``NoStreamResponseError`` when no stream captures the subject, ``TimeoutError`` on no answer;
-and naq's ``MessageTooLargeError`` before sending a message the server would refuse for its size
-(which would close the connection).
+naq's ``NaqConnectionError`` at once when the server refuses the publish for this user's
+permissions (it drops the message and says so on the connection, not in a reply); and naq's
+``MessageTooLargeError`` before sending a message the server would refuse for its size (which
+would close the connection).
 
 (``js.publish_async`` is not used: in nats-py 2.16 its future never completes when the server
 refuses a message, which would hold a job's slot forever.)
@@ -27,6 +29,7 @@ import nats.js.errors
 from nats.js import api
 
 from naq.client._connection import Connection
+from naq.client._connection_events import refused_error
 from naq.client._measured import check_size, record_name
 from naq.client._tasks import stop_tasks
 
@@ -48,11 +51,15 @@ class AckedPublisher:
         self._prefix = self._nc.new_inbox()
         self._tokens = itertools.count()
         self._waiting: dict[str, asyncio.Future[api.PubAck]] = {}
+        self._subjects: dict[str, str] = {}
+        """The subject of each waiting publish, to fail the ones the server refuses."""
         self._deadlines: deque[tuple[float, str]] = deque()
         self._subscription: Any = None
         self._sweeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         connection.closers.append(self.close)
+        events = connection.events
+        self._stop_listening = None if events is None else events.listen_refusals(self._refused)
 
     async def publish(
         self,
@@ -75,6 +82,7 @@ class AckedPublisher:
         token = str(next(self._tokens))
         future: asyncio.Future[api.PubAck] = asyncio.get_running_loop().create_future()
         self._waiting[token] = future
+        self._subjects[token] = subject
         self._deadlines.append((time.monotonic() + timeout, token))
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.create_task(self._sweep(), name="naq-ack-sweeper")
@@ -82,15 +90,31 @@ class AckedPublisher:
             await self._nc.publish(subject, data, reply=f"{self._prefix}.{token}", headers=headers)
         except BaseException:
             self._waiting.pop(token, None)
+            self._subjects.pop(token, None)
             raise
-        return await future
+        try:
+            return await future
+        finally:
+            self._subjects.pop(token, None)
+
+    def _refused(self, kind: str, subject: str, words: str) -> None:
+        # A refused publish fails the publishes to that subject; a refused reply subscription, all.
+        # (nats-py reports the subject in lower case.)
+        for token, sent_to in list(self._subjects.items()):
+            if sent_to.lower() == subject if kind == "publish" else subject.startswith(self._prefix.lower()):
+                future = self._waiting.pop(token, None)
+                if future is not None and not future.done():
+                    future.set_exception(refused_error(words.replace(f'"{subject}"', f'"{sent_to}"')))
 
     async def close(self) -> None:
         """Fail the publishes still waiting and stop the sweeper (run when the connection closes).
 
         A sweeper left pending when its loop stops is reported at exit ("Task was destroyed").
         """
+        if self._stop_listening is not None:
+            self._stop_listening()
         waiting, self._waiting = self._waiting, {}
+        self._subjects.clear()
         self._deadlines.clear()
         for future in waiting.values():
             if not future.done():

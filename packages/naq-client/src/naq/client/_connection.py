@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from naq.client._connection_events import ConnectionEvents, describe_connect_error
+from naq.client._connection_auth import auth_options, login_used, tls_context
+from naq.client._connection_events import ConnectionEvents, describe_connect_error, is_authorization_error
 from naq.client._measured import MeasuredJetStream
 from naq.protocol import NaqConnectionError, Settings
 
@@ -66,22 +66,56 @@ class Connection:
             await closer()
 
 
-def _tls_context(settings: Settings) -> ssl.SSLContext | None:
-    if not (settings.tls_ca or settings.tls_cert):
-        return None
-    context = ssl.create_default_context(cafile=settings.tls_ca)
-    if settings.tls_cert:
-        context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    return context
+class _Client(NATS):
+    """nats-py's client, but a login the server stops accepting (a password rotated, a user revoked,
+    a JWT expired) is retried like a lost server instead of closing the connection for good.
+
+    nats-py closes a connection on the server's ``-ERR 'Authorization Violation'`` and never
+    reconnects: a worker or scheduler would be left logging "connection closed" forever. Retried,
+    the refusal is logged once (:class:`ConnectionEvents`) and the connection comes back when the
+    login works again (a credentials file is read afresh on every attempt).
+    """
+
+    async def _process_err(self, err_msg: str) -> None:
+        if self.is_connected and is_authorization_error(nats.errors.Error(err_msg)):
+            await self._process_op_err(nats.errors.AuthorizationError())
+            return
+        await super()._process_err(err_msg)
+
+    async def _connect_to_server(self, s: Any) -> None:
+        if self.is_reconnecting and self._transport is not None:
+            # nats-py opens the next attempt on the same transport without closing the socket of
+            # one the server refused (its login), leaking a socket per attempt until collected.
+            self._transport.close()
+        await super()._connect_to_server(s)
+
+
+async def _connect(nc: NATS, options: dict[str, Any], events: ConnectionEvents, timeout: float) -> None:
+    """``nc.connect(**options)``, ended early by a failure retrying cannot help; ``TimeoutError`` after
+    ``timeout`` s (nats-py keeps retrying an initial connect: the timeout bounds the whole attempt)."""
+    attempt = asyncio.ensure_future(nc.connect(**options))
+    gave_up = asyncio.ensure_future(events.gave_up.wait())
+    try:
+        await asyncio.wait((attempt, gave_up), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gave_up.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await attempt
+    if attempt.cancelled():
+        raise TimeoutError
+    attempt.result()  # its error, if it failed by itself (e.g. the first attempt, not retried)
 
 
 async def open_connection(settings: Settings, name: str = "naq") -> Connection:
     """Open a new connection with ``settings``; ``NaqConnectionError`` within the connect timeout,
-    saying why (connection refused, unknown host, timed out, ...).
+    saying why (connection refused, unknown host, timed out, authorization failed, TLS
+    verification failed, ...). A refused login or a failed TLS handshake fails at once.
 
     Its disconnects are logged at WARNING and reconnects at INFO, with the server's URL.
     """
-    events = ConnectionEvents()
+    events = ConnectionEvents(login_used(settings))
     options: dict[str, Any] = {
         "servers": settings.servers,
         "name": name,
@@ -91,26 +125,16 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
         "reconnected_cb": events.reconnected,
         "reconnect_time_wait": 0.5,
         "max_reconnect_attempts": -1,
+        **auth_options(settings),
     }
-    if settings.nats_user:
-        options["user"] = settings.nats_user
-        options["password"] = settings.nats_password
-    if settings.nats_token:
-        options["token"] = settings.nats_token
-    if settings.nats_credentials:
-        options["user_credentials"] = settings.nats_credentials
-    if settings.nats_nkey_seed:
-        options["nkeys_seed"] = settings.nats_nkey_seed
-    try:
-        tls = _tls_context(settings)
-    except (OSError, ssl.SSLError) as exc:
-        raise NaqConnectionError(f"cannot load the TLS files: {exc}") from exc
+    if settings.nats_inbox_prefix:
+        options["inbox_prefix"] = settings.nats_inbox_prefix
+    tls = tls_context(settings)
     if tls is not None:
         options["tls"] = tls
-    nc = events.nc = NATS()
+    nc = events.nc = _Client()
     try:
-        # nats-py keeps retrying an initial connect; the connect timeout bounds the whole attempt.
-        await asyncio.wait_for(nc.connect(**options), timeout=settings.connect_timeout)
+        await _connect(nc, options, events, settings.connect_timeout)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
         # A cancelled connect can leave its socket open (a server that accepted but never spoke).
         with contextlib.suppress(Exception):
@@ -123,6 +147,7 @@ async def open_connection(settings: Settings, name: str = "naq") -> Connection:
         ) from exc
     events.connected()
     js = MeasuredJetStream(nc, publish_async_max_pending=_PUBLISH_ASYNC_MAX_PENDING)
+    js.events = events
     return Connection(nc=nc, js=js, settings=settings, events=events)
 
 

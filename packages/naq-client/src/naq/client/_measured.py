@@ -6,7 +6,9 @@ again loops). A KV ``put``, ``create`` or ``update`` adds headers of its own
 (``Nats-Expected-Last-Subject-Sequence``). So naq's connections carry a :class:`MeasuredJetStream`,
 whose ``publish`` (the one every KV write and JetStream publish of nats-py goes through) measures
 the message as the server will and raises ``MessageTooLargeError`` naming the record and the
-limit instead: every record naq writes is checked in this one place.
+limit instead: every record naq writes is checked in this one place. A publish the server refuses
+for this user's permissions fails at once with the server's words (``NaqConnectionError``), not
+after nats-py's timeout.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from nats.js import JetStreamContext, api
 
+from naq.client._connection_events import ConnectionEvents
 from naq.protocol import MessageTooLargeError, message_size
 
 __all__ = ["MeasuredJetStream", "check_size", "record_name"]
@@ -49,6 +52,9 @@ def record_name(data: bytes) -> str:
 class MeasuredJetStream(JetStreamContext):
     """nats-py's JetStream context whose ``publish`` is measured first (see the module docstring)."""
 
+    events: ConnectionEvents | None = None
+    """The connection's events, set by naq's connection: refusals fail a publish at once."""
+
     async def publish(
         self,
         subject: str,
@@ -66,4 +72,7 @@ class MeasuredJetStream(JetStreamContext):
         if msg_ttl is not None:
             sent[api.Header.MSG_TTL] = str(int(msg_ttl))
         check_size(self._nc, subject, payload, sent or None)
-        return await super().publish(subject, payload, timeout, stream, headers, msg_ttl)
+        publish = super().publish(subject, payload, timeout, stream, headers, msg_ttl)
+        if self.events is None:
+            return await publish
+        return await self.events.unless_refused(self._nc, subject, publish)

@@ -50,6 +50,10 @@ _OFFLINE_POLL: Final = 0.5
 
 _NS: Final = 1_000_000_000
 
+_DELETE_REFUSED: Final = "read-delete-refused"
+"""Key in the connection's state: streams where this user may not delete its read consumers
+(docs/security.md: a monitor's user may create them, and the server deletes them when idle)."""
+
 _MAX_RECREATIONS: Final = 5
 """Times in a row the consumer may be created again without a message in between, then the read fails."""
 
@@ -183,9 +187,14 @@ class StreamReader:
     async def _delete(self, name: str) -> None:
         if self._connection.nc.is_closed:
             return  # the server removes it after its inactive threshold
+        refused: set[str] = self._connection.state.setdefault(_DELETE_REFUSED, set())
+        if self._stream in refused:
+            return  # this user may not delete consumers here (a read-only monitor): the server will
         try:
             await js_api(self._connection, f"CONSUMER.DELETE.{self._stream}.{name}")
         except (JetStreamAPIError, NaqConnectionError, nats.errors.Error) as exc:
+            if "permissions violation" in str(exc).lower():
+                refused.add(self._stream)  # asked once per connection, not once per read
             logger.debug("deleting read consumer {} on {}: {}", name, self._stream, exc)
 
     async def close(self) -> None:

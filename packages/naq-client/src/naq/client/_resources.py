@@ -5,9 +5,18 @@ differs materially is reported (a warning, and :func:`resource_drift`), never de
 recreated. Queue consumers are naq's own: their ack wait and max ack pending are set from naq's
 settings on every start, not left to whichever worker came first. Each resource is checked once
 per connection, never per job.
+
+A component only looks a stream up (``STREAM.INFO``) when it exists; it needs the right to create
+one only when it is missing. Under least privilege (docs/security.md) only the admin's
+``naq setup`` (:func:`setup_resources`) creates and updates streams and buckets: a component
+whose user may not create a missing stream fails at once with :class:`ResourceMissingError`,
+which says to run that step.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 import nats.js.errors
 from loguru import logger
@@ -15,10 +24,33 @@ from nats.js.kv import KeyValue
 
 from naq.client._connection import Connection
 from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
-from naq.protocol import config_differences, resources
+from naq.protocol import JetStreamError, NaqConnectionError, config_differences, resources
 from naq.protocol.resources import BucketSpec, ConsumerSpec, StreamSpec
 
-__all__ = ["ensure_bucket", "ensure_queue_consumer", "ensure_stream", "kv", "kv_value", "resource_drift"]
+__all__ = [
+    "SETUP_HINT",
+    "ResourceMissingError",
+    "SetupOutcome",
+    "ensure_bucket",
+    "ensure_queue_consumer",
+    "ensure_stream",
+    "kv",
+    "kv_value",
+    "resource_drift",
+    "setup_resources",
+]
+
+SETUP_HINT: Final = "run `naq setup` once as a NATS user allowed to create streams (see docs/security.md)"
+
+
+class ResourceMissingError(JetStreamError):
+    """A stream or bucket naq needs does not exist and this user may not create it."""
+
+    def __init__(self, stream: str, refusal: str) -> None:
+        super().__init__(
+            f"stream {stream} does not exist and this NATS user may not create it; {SETUP_HINT} ({refusal})"
+        )
+        self.stream = stream
 
 
 async def ensure_stream(connection: Connection, spec: StreamSpec) -> None:
@@ -33,14 +65,73 @@ async def ensure_stream(connection: Connection, spec: StreamSpec) -> None:
         except JetStreamAPIError as exc:
             if exc.code != STREAM_NOT_FOUND:
                 raise
-            info = await js_api(connection, f"STREAM.CREATE.{spec.name}", spec.api_config())
+            info = await _create(connection, spec)
         differences = config_differences(spec.api_config(), info["config"])
         if differences:
             connection.state.setdefault("drift", {})[spec.name] = differences
             logger.warning(
-                "stream {} differs from naq's configuration (left as it is): {}", spec.name, "; ".join(differences)
+                "stream {} differs from naq's configuration (left as it is; `naq setup` updates it): {}",
+                spec.name,
+                "; ".join(differences),
             )
         connection.ensured.add(spec.name)
+
+
+async def _create(connection: Connection, spec: StreamSpec) -> dict[str, Any]:
+    try:
+        return await js_api(connection, f"STREAM.CREATE.{spec.name}", spec.api_config())
+    except NaqConnectionError as exc:
+        if "permissions violation" not in str(exc).lower():
+            raise
+        raise ResourceMissingError(spec.name, str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SetupOutcome:
+    """What :func:`setup_resources` did with one stream."""
+
+    stream: str
+    action: Literal["created", "updated", "unchanged", "failed"]
+    detail: str = ""
+    """For ``updated``: what differed; for ``failed``: the server's reason."""
+
+
+async def setup_resources(connection: Connection) -> list[SetupOutcome]:
+    """Create every stream and bucket naq uses, and update those whose configuration differs from
+    naq's, with this connection's settings (replicas, limits). An update the server refuses (e.g.
+    a retention change) is reported as ``failed``, never done by deleting the stream."""
+    outcomes = []
+    for spec in resources.all_streams(connection.settings):
+        config = spec.api_config()
+        try:
+            info = await js_api(connection, f"STREAM.INFO.{spec.name}")
+        except JetStreamAPIError as exc:
+            if exc.code != STREAM_NOT_FOUND:
+                outcomes.append(SetupOutcome(spec.name, "failed", exc.description))
+                continue
+            try:
+                await js_api(connection, f"STREAM.CREATE.{spec.name}", config)
+            except (JetStreamAPIError, NaqConnectionError) as error:
+                outcomes.append(SetupOutcome(spec.name, "failed", _reason(error)))
+            else:
+                outcomes.append(SetupOutcome(spec.name, "created"))
+            continue
+        differences = config_differences(config, info["config"])
+        if not differences:
+            outcomes.append(SetupOutcome(spec.name, "unchanged"))
+            continue
+        try:
+            await js_api(connection, f"STREAM.UPDATE.{spec.name}", config)
+        except (JetStreamAPIError, NaqConnectionError) as error:
+            outcomes.append(SetupOutcome(spec.name, "failed", f"{'; '.join(differences)}: {_reason(error)}"))
+        else:
+            outcomes.append(SetupOutcome(spec.name, "updated", "; ".join(differences)))
+    connection.ensured.difference_update(outcome.stream for outcome in outcomes)
+    return outcomes
+
+
+def _reason(error: Exception) -> str:
+    return error.description if isinstance(error, JetStreamAPIError) else str(error)
 
 
 async def ensure_queue_consumer(connection: Connection, queue: str) -> ConsumerSpec:

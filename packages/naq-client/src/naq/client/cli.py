@@ -29,6 +29,7 @@ from naq.client._cli_common import (
 )
 from naq.client._cli_schedules import job_control, list_scheduled
 from naq.client._cli_server import server_command
+from naq.client._cli_setup import setup_command
 from naq.client._connection import get_connection
 from naq.client._failed import (
     FailedEntry,
@@ -241,6 +242,7 @@ QueueFilter = Annotated[str | None, typer.Option("--queue", "-q", help="Only thi
 app.command("list-scheduled")(list_scheduled)
 app.command("job-control")(job_control)
 app.command("server")(server_command)
+app.command("setup")(setup_command)
 
 
 # --- naq failed ... ------------------------------------------------------------------------------

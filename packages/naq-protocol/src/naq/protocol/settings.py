@@ -137,6 +137,14 @@ def _prefixes(value: Any) -> str | None:
     return None
 
 
+def _inbox_prefix(value: Any) -> str | None:
+    # One or more subject tokens, no wildcards: the user's own inbox subjects begin with it.
+    tokens = [] if value is None else value.split(".")
+    if value is not None and not all(token and not set(token) & set(" \t*>") for token in tokens):
+        return "must be a subject prefix such as _INBOX_worker (tokens without spaces, '*' or '>')"
+    return None
+
+
 def _optional_positive(value: Any) -> str | None:
     return None if value is None else _positive(value)
 
@@ -174,6 +182,9 @@ class Settings:
     tls_ca: str | None = _var("NAQ_NATS_TLS_CA", None, _optional_text)
     tls_cert: str | None = _var("NAQ_NATS_TLS_CERT", None, _optional_text)
     tls_key: str | None = _var("NAQ_NATS_TLS_KEY", None, _optional_text)
+    nats_inbox_prefix: str | None = _var("NAQ_NATS_INBOX_PREFIX", None, _optional_text, _inbox_prefix)
+    """Where replies to this process come (nats-py's default ``_INBOX``); one per NATS user keeps
+    users from reading each other's replies (docs/security.md)."""
     connect_timeout: float = _var("NAQ_NATS_CONNECT_TIMEOUT", 5.0, _float, _positive)
     # producers
     default_queue: str = _var("NAQ_DEFAULT_QUEUE", DEFAULT_QUEUE, _text, _queue)

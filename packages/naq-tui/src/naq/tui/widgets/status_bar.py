@@ -8,7 +8,7 @@ from typing import Final
 
 from textual.widgets import Static
 
-__all__ = ["PERMISSION_HINT", "RECONNECT_GRACE", "UNREACHABLE_HINT", "ConnectionState", "StatusBar"]
+__all__ = ["LOGIN_HINT", "PERMISSION_HINT", "RECONNECT_GRACE", "UNREACHABLE_HINT", "ConnectionState", "StatusBar"]
 
 UNREACHABLE_HINT: Final = (
     "is nats-server running there? `naq server` starts one; --nats-url or NAQ_NATS_URL picks another"
@@ -19,6 +19,12 @@ PERMISSION_HINT: Final = (
     "the server refused this user: it needs to read the naq streams and buckets (see docs: security)"
 )
 """Shown beside a permission refusal."""
+
+LOGIN_HINT: Final = (
+    "the server refused the login or the TLS handshake: check the NAQ_NATS_* credentials and TLS "
+    "files this monitor was started with (see docs: security)"
+)
+"""Shown beside a refused login or a failed TLS handshake: there is a server, it said no."""
 
 RECONNECT_GRACE: Final = 15.0
 """Seconds after the last good read during which a failing server shows as reconnecting, not lost."""
@@ -48,6 +54,22 @@ class ConnectionState:
         return "lost"
 
 
+_LOGIN_TROUBLE: Final = (
+    "authorization failed", "tls verification", "tls refused", "tls failed", "tls files", "nats_tls", "nkey",
+    "nats_creds",
+)  # fmt: skip
+"""Words of naq's connection errors that mean the login or the TLS set-up (naq.client's connection)."""
+
+
+def _hint(error: str) -> str:
+    lowered = error.lower()
+    if "permission" in lowered:
+        return PERMISSION_HINT
+    if any(words in lowered for words in _LOGIN_TROUBLE):
+        return LOGIN_HINT
+    return UNREACHABLE_HINT
+
+
 def _clock(at: float | None) -> str:
     return "never" if at is None else datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S UTC")
 
@@ -68,7 +90,7 @@ class StatusBar(Static):
         """Show ``state``, and whether the monitor is read-only."""
         shown = state.label
         if state.error is not None:
-            hint = PERMISSION_HINT if "permission" in state.error.lower() else UNREACHABLE_HINT
+            hint = _hint(state.error)
             shown = f"{shown}: {state.error} ({hint})"
         self.set_class(state.error is not None, "-unreachable")
         mode = " | read-only" if read_only else ""
