@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Final
 
 from naq.client.runtime import Connection, kv_value, publish_acked, publish_job, read_result_record
 from naq.protocol import (
@@ -35,13 +34,7 @@ from naq.protocol.subjects import (
     undecodable_subject,
 )
 
-__all__ = ["MAX_RESULT_TTL", "JobStore"]
-
-MAX_RESULT_TTL: Final = 2**31
-"""Longest ``Nats-TTL`` a result is written with (68 years): nats-server accepts a longer one
-(from about 8.5e9 s, its expiry overflows int64 nanoseconds) but then drops the message at once,
-so a result kept "for centuries" was lost as it was stored. A longer ``result_ttl`` (or
-``NAQ_DEFAULT_RESULT_TTL``) keeps the result this long instead, which is as good as for ever."""
+__all__ = ["JobStore"]
 
 
 class JobStore:
@@ -69,7 +62,7 @@ class JobStore:
         ttl = self.settings.default_result_ttl if result_ttl is None else result_ttl
         if ttl == 0:
             return
-        ttl = min(ttl, MAX_RESULT_TTL)  # a longer TTL would make the server drop the result
+        ttl = min(ttl, names.MAX_TTL)  # a longer TTL would make the server drop the result
         subject = kv_key_subject(names.RESULTS_BUCKET, record.job_id)
         headers = {names.HEADER_TTL: str(ttl)}
         if record.error is None:
