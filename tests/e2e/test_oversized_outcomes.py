@@ -137,6 +137,7 @@ async def test_a_900_kb_undecodable_message_is_dead_lettered_truncated_with_its_
     assert listed["original_size"] == len(garbage)
     assert listed["sha256"] == hashlib.sha256(garbage).hexdigest()
     assert listed["truncated"] is True
+    assert listed["reason"] == "undecodable"
 
 
 # --- item 3: a result too large to store ----------------------------------------------------------

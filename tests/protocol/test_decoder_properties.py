@@ -52,6 +52,7 @@ from naq.protocol import (
 )
 from naq.protocol._codec import ENVELOPE_KEYS
 from naq.protocol.serializers import JsonSerializer, PickleSerializer
+from naq.protocol.signing import RejectReason
 
 VERSION_KEY, KIND_KEY = ENVELOPE_KEYS
 
@@ -98,6 +99,7 @@ _JOB_PICKLE = JobEnvelope(
     retry_strategy="exponential",
     result_ttl=3600,
 )
+_SIGNATURE = "k1:" + "0123456789abcdef" * 4
 _ERROR = ErrorInfo(type="builtins:KeyError", message="'email'", traceback="Traceback (most recent call last):\n")
 
 VALID: dict[type[Record], list[Record]] = {
@@ -128,6 +130,7 @@ VALID: dict[type[Record], list[Record]] = {
     FailedJobRecord: [
         FailedJobRecord(job=_JOB_FULL, error=_ERROR, attempts=6, failed_at=T0 + 90, worker_id="w-2"),
         FailedJobRecord(job=_JOB, error=ErrorInfo(type="m:E", message="x"), attempts=0, failed_at=T0),
+        FailedJobRecord(job=_JOB, error=_ERROR, attempts=1, failed_at=T0, signature=_SIGNATURE),
     ],
     UndecodableMessageRecord: [
         UndecodableMessageRecord(
@@ -149,6 +152,16 @@ VALID: dict[type[Record], list[Record]] = {
             failed_at=T0,
             job_id="job-3",
         ),
+        UndecodableMessageRecord(
+            queue="q",
+            subject="naq.queue.q",
+            stream_sequence=7,
+            data="e30=",
+            headers={"Naq-Signature": _SIGNATURE},
+            error=_ERROR,
+            failed_at=T0,
+            reason=RejectReason.BAD_SIGNATURE,
+        ),
     ],
     JobStatusRecord: [
         JobStatusRecord(job_id="job-1", queue="default", status=JobStatus.RETRYING, attempts=2, updated_at=T0),
@@ -166,6 +179,7 @@ VALID: dict[type[Record], list[Record]] = {
     ParkedJobRecord: [
         ParkedJobRecord(job=_JOB_FULL, generation=1, parked_at=T0, deadline=T0 + 60),
         ParkedJobRecord(job=_JOB_FULL, generation=2**62, parked_at=0.0, deadline=0.0),
+        ParkedJobRecord(job=_JOB_FULL, generation=3, parked_at=T0, deadline=T0 + 1, signature=_SIGNATURE),
     ],
     ScheduleRecord: [
         ScheduleRecord(
@@ -190,6 +204,9 @@ VALID: dict[type[Record], list[Record]] = {
             last_error="publish timed out",
         ),
         ScheduleRecord(schedule_id="job-1", job=_JOB, next_run_at=T0, created_at=T0, pending_run_at=T0),
+        ScheduleRecord(
+            schedule_id="signed", job=_JOB_FULL, next_run_at=T0, created_at=T0, interval=5.0, signature=_SIGNATURE
+        ),
     ],
     LeaderLockRecord: [
         LeaderLockRecord(instance_id="sched-1", hostname="host-a", pid=7, acquired_at=T0, renewed_at=T0 + 1),

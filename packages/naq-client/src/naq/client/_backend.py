@@ -25,11 +25,13 @@ from naq.client._schedule_store import (
     delete_schedule,
     read_all_schedules,
     read_schedule,
+    template_refusal,
 )
 from naq.client.testing import active_runner
 from naq.protocol import (
     EventKind,
     JobEnvelope,
+    JobRejectedError,
     JobStatus,
     ResultRecord,
     ScheduleRecord,
@@ -151,6 +153,9 @@ class NatsBackend:
         if stored is None:
             return None
         record, revision = stored
+        refusal = template_refusal(self.settings, record)
+        if refusal is not None:
+            raise JobRejectedError(f"schedule {schedule_id}: {refusal}")
         envelope = make_run(record)
         await publish_jobs(connection, [envelope])
         if record.one_off:

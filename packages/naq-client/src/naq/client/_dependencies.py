@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from loguru import logger
@@ -129,11 +129,21 @@ def decide(envelope: JobEnvelope, states: DependencyStates) -> DependencyVerdict
     return None if waiting else DependencyVerdict.met()
 
 
-async def park(connection: Connection, envelopes: Sequence[JobEnvelope], states: DependencyStates) -> None:
+async def park(
+    connection: Connection,
+    envelopes: Sequence[JobEnvelope],
+    states: DependencyStates,
+    signatures: Mapping[str, str | None] | None = None,
+) -> None:
     """Park jobs whose dependencies have not all completed (``decide`` gave ``None``), then look again.
 
     Writes a key per unfinished dependency, the waiting status, and the ``dependency_timeout``
     message (a server-side schedule that fails the job if it is still waiting then).
+    ``signatures`` gives each job's ``Naq-Signature`` by job id (absent or ``None``: unsigned; a
+    job is never signed here), kept in its
+    parked record and carried by every publish of it: the producer's own
+    (:func:`~naq.client._publish.job_signature`), or, for a worker parking a delivered job, the
+    one the job arrived with.
     """
     settings = connection.settings
     await ensure_bucket(connection, resources.waiting_bucket(settings))
@@ -143,7 +153,13 @@ async def park(connection: Connection, envelopes: Sequence[JobEnvelope], states:
     parked: list[tuple[ParkedJobRecord, list[str]]] = []
     for envelope in envelopes:
         timeout = envelope.dependency_timeout or settings.dependency_timeout
-        record = ParkedJobRecord(job=envelope, generation=generation, parked_at=now, deadline=now + timeout)
+        record = ParkedJobRecord(
+            job=envelope,
+            generation=generation,
+            parked_at=now,
+            deadline=now + timeout,
+            signature=None if signatures is None else signatures.get(envelope.job_id),
+        )
         pending = [d for d in envelope.depends_on if states.get(d) is None]
         parked.append((record, pending))
     # Every message of every parking is measured before the first is written (the deadline message
@@ -199,6 +215,7 @@ def _parking_messages(
         record.generation,
         at=record.deadline,
         verdict=DependencyVerdict.deadline(record.generation),
+        signature=record.signature,
     )
     return messages, deadline
 
@@ -300,7 +317,9 @@ async def _any_waiting(connection: Connection, dependencies: list[str], dependen
 async def release(connection: Connection, record: ParkedJobRecord, verdict: DependencyVerdict) -> None:
     """Put a parked job on its queue with ``verdict``; every release of one parking is one message."""
     envelope = record.job
-    ack = await publish_job(connection, envelope, MessagePurpose.RELEASE, record.generation, verdict=verdict)
+    ack = await publish_job(
+        connection, envelope, MessagePurpose.RELEASE, record.generation, verdict=verdict, signature=record.signature
+    )
     if ack.duplicate:
         return  # released already, by the other side of a race
     if verdict.verdict is Verdict.MET:  # otherwise the job ends at once (and a cancel's state must stay)

@@ -17,7 +17,7 @@ from naq.client._connection import Connection
 from naq.client._dependencies import DependencyStates, decide, dependency_states, park
 from naq.client._events import announce_jobs
 from naq.client._jsapi import STREAM_NOT_FOUND, JetStreamAPIError, js_api
-from naq.client._publish import JobMessage, job_message, publish_window
+from naq.client._publish import JobMessage, job_message, job_signature, publish_window
 from naq.client._resources import ensure_stream
 from naq.protocol import (
     DependencyVerdict,
@@ -106,7 +106,8 @@ async def publish_jobs(connection: Connection, envelopes: Sequence[JobEnvelope])
     ]
     if waiting:
         try:
-            await park(connection, waiting, states)  # measures every parking before writing any
+            signatures = {e.job_id: job_signature(connection, e) for e in waiting}
+            await park(connection, waiting, states, signatures)  # measures every parking before writing any
         except JobTooLargeError:
             raise
         except Exception as exc:

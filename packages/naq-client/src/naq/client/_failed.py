@@ -126,7 +126,8 @@ async def requeue_failed(connection: Connection, entry: FailedEntry) -> str:
     for bucket_name in (names.RESULTS_BUCKET, names.JOB_STATUS_BUCKET):
         bucket = await kv(connection, bucket_name)
         await bucket.purge(job.job_id)
-    await publish_job(connection, job, MessagePurpose.REQUEUE, entry.sequence)
+    # The signature the job arrived with (None: unsigned), never a new one: see naq.client._publish.
+    await publish_job(connection, job, MessagePurpose.REQUEUE, entry.sequence, signature=entry.record.signature)
     await _purge_entry(connection, entry)
     await publish_event(connection, EventKind.REQUEUED, job.queue, job.job_id)
     return job.job_id
@@ -144,7 +145,8 @@ def describe(entry: FailedEntry) -> dict[str, object]:
     if isinstance(record, FailedJobRecord):
         summary.update(function=record.job.function, attempts=record.attempts, failed_at=record.failed_at)
     else:
-        summary.update(subject=record.subject, headers=record.headers, failed_at=record.failed_at)
+        summary.update(subject=record.subject, reason=str(record.reason), headers=record.headers)
+        summary.update(failed_at=record.failed_at)
         summary.update(original_size=record.original_size, sha256=record.sha256, truncated=record.truncated)
         if record.job_id is not None:
             summary.update(job_id=record.job_id)

@@ -13,7 +13,11 @@ every job publish follows live in one place:
   ``Nats-Schedule-Target`` (its queue's subject);
 - **the size check**: a message that carries a job is measured against the server's max payload,
   headers included, before anything is sent (``JobTooLargeError`` naming the job);
-- the producer's signature, when jobs are signed, is added here too.
+- **the signature** (``NAQ_SIGNING_KEY``, :mod:`naq.protocol.signing`): a job's first publish
+  (an enqueue, a scheduler's run, a run-now) is signed here with the publisher's first key, over
+  the message data exactly as sent. Every later publish carries the signature the job already
+  has (kept in its parked, dead-letter or retry record), and is never signed again: whoever can
+  write such a record can only replay jobs a key holder signed, never make one.
 
 Publishes await their acknowledgement through :func:`naq.client._acks.publish_acked` (one reply
 subscription per connection, no request per message), so a window of them is pipelined.
@@ -33,6 +37,7 @@ from naq.client._acks import publish_acked
 from naq.client._connection import Connection
 from naq.client._measured import check_size, record_name
 from naq.protocol import DependencyVerdict, JobEnvelope, JobTooLargeError, MessagePurpose, MessageTooLargeError, names
+from naq.protocol.signing import signing_keys
 from naq.protocol.subjects import (
     delayed_subject,
     dependency_deadline_subject,
@@ -41,7 +46,16 @@ from naq.protocol.subjects import (
     schedule_at,
 )
 
-__all__ = ["PUBLISH_TIMEOUT", "JobMessage", "check_job_size", "job_message", "publish_job", "publish_window", "send"]
+__all__ = [
+    "PUBLISH_TIMEOUT",
+    "JobMessage",
+    "check_job_size",
+    "job_message",
+    "job_signature",
+    "publish_job",
+    "publish_window",
+    "send",
+]
 
 PUBLISH_TIMEOUT: Final = 10.0
 """Seconds a job publish waits for its acknowledgement."""
@@ -60,6 +74,19 @@ class JobMessage:
     data: bytes
     headers: dict[str, str]
 
+    @property
+    def signature(self) -> str | None:
+        """The ``Naq-Signature`` this message carries, if any."""
+        return self.headers.get(names.HEADER_SIGNATURE)
+
+
+def job_signature(connection: Connection, envelope: JobEnvelope) -> str | None:
+    """The signature ``envelope``'s first publish through ``connection`` would carry (``None``
+    without keys): for a record that keeps the job before it is published (a parked dependent, a
+    schedule's job template)."""
+    text = connection.settings.signing_key
+    return None if text is None else signing_keys(text).sign(envelope.encode())
+
 
 def job_message(
     connection: Connection,
@@ -70,6 +97,7 @@ def job_message(
     at: float | None = None,
     verdict: DependencyVerdict | None = None,
     attempt: int | None = None,
+    signature: str | None = None,
 ) -> JobMessage:
     """The message that publishes ``envelope``, measured (``JobTooLargeError`` if it cannot fit).
 
@@ -82,6 +110,9 @@ def job_message(
       straight to its queue.
     - ``verdict``: what is known of the job's dependencies (``Naq-Dependencies``); ``attempt``:
       the attempt this publish is for (``Naq-Attempt``; absent means 1).
+    - ``signature``: on a later publish, the ``Naq-Signature`` the job already carries (``None``:
+      it goes unsigned). A first publish is signed here when the connection's settings hold keys
+      (``signature`` must then be ``None``: a first publish is never a carried one).
     """
     job_id = envelope.job_id
     target = _queue_subject(envelope.queue)
@@ -100,6 +131,14 @@ def job_message(
     if attempt is not None:
         headers[names.HEADER_ATTEMPT] = str(attempt)
     data = envelope.encode()
+    if purpose is None:
+        if signature is not None:
+            raise ValueError("a job's first publish is signed by its publisher, not given a signature")
+        text = connection.settings.signing_key
+        if text is not None:  # unsigned jobs: this one test is all signing costs
+            headers[names.HEADER_SIGNATURE] = signing_keys(text).sign(data)
+    elif signature is not None:
+        headers[names.HEADER_SIGNATURE] = signature
     check_job_size(connection.nc, job_id, subject, data, headers)
     return JobMessage(envelope, subject, data, headers)
 
@@ -144,13 +183,16 @@ async def publish_job(
     at: float | None = None,
     verdict: DependencyVerdict | None = None,
     attempt: int | None = None,
+    signature: str | None = None,
     timeout: float = PUBLISH_TIMEOUT,
 ) -> api.PubAck:
     """Publish one job (arguments as :func:`job_message`) and return its acknowledgement.
 
     ``ack.duplicate`` is true when JetStream dropped it as a publish it already had.
     """
-    message = job_message(connection, envelope, purpose, n, at=at, verdict=verdict, attempt=attempt)
+    message = job_message(
+        connection, envelope, purpose, n, at=at, verdict=verdict, attempt=attempt, signature=signature
+    )
     return await send(connection, message, timeout)
 
 

@@ -9,6 +9,7 @@ change that loses the race reads the record again and re-applies itself, and a d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Callable
 from typing import Final
@@ -21,6 +22,7 @@ from naq.client._connection import Connection
 from naq.client._direct import bucket_values
 from naq.client._kv_cas import kv_write_if
 from naq.client._measured import check_size
+from naq.client._publish import job_signature
 from naq.client._resources import ensure_bucket
 from naq.protocol import (
     ConfigurationError,
@@ -29,6 +31,7 @@ from naq.protocol import (
     NaqError,
     ScheduleRecord,
     SerializationError,
+    Settings,
     names,
     resources,
     validate_schedule_id,
@@ -45,6 +48,7 @@ __all__ = [
     "read_all_schedules",
     "read_schedule",
     "schedules_kv",
+    "template_refusal",
 ]
 
 _CAS_ATTEMPTS: Final = 500
@@ -93,12 +97,32 @@ async def read_schedule(connection: Connection, schedule_id: str) -> StoredSched
     return ScheduleRecord.decode(entry.value), int(entry.revision or 0)
 
 
+def template_refusal(settings: Settings, record: ScheduleRecord) -> str | None:
+    """Why a holder of ``settings``' keys must not run ``record``'s job (its template's signature
+    does not verify: the record was written or changed without the key); ``None`` if it may, or
+    when ``settings`` hold no keys. The scheduler and a run-now check this before signing a run."""
+    keys = settings.keys
+    if keys is None:
+        return None
+    reason = keys.check(record.job.encode(), record.signature)
+    if reason is None:
+        return None
+    return (
+        f"its job's signature does not verify ({reason}): the record was written or changed without "
+        "the signing key (NAQ_SIGNING_KEY), so it is not run"
+    )
+
+
 async def create_schedule(connection: Connection, record: ScheduleRecord) -> int:
-    """Store a new schedule; ``ConfigurationError`` if the id is taken.
+    """Store a new schedule, its job template signed when the connection holds keys (the
+    scheduler checks that signature before each run); ``ConfigurationError`` if the id is taken.
 
     ``MessageTooLargeError`` naming the schedule if the record, at its widest
     (:meth:`ScheduleRecord.widest`), would not fit the server's max payload: nothing is stored.
     """
+    signature = job_signature(connection, record.job)
+    if signature is not None:
+        record = dataclasses.replace(record, signature=signature)
     kv = await schedules_kv(connection)
     widest = record.widest()
     headers = {names.HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: str(_WIDEST_REVISION)}

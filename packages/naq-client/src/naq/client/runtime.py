@@ -20,7 +20,8 @@ What it holds, by concern:
   and :func:`publish_system_event` (fire-and-forget events);
 - **stored state**: :func:`read_result_record`, :func:`kv_write_if` (a compare-and-set write with
   an optional per-key TTL), :class:`KeyWatch` (every entry of a bucket, current keys first), the
-  schedule store (:func:`schedules_kv`, :func:`read_schedule`, :func:`delete_schedule`) and the
+  schedule store (:func:`schedules_kv`, :func:`read_schedule`, :func:`delete_schedule`,
+  :func:`template_refusal`: whether a schedule's signed job template may be run) and the
   schedule cadence (:class:`Cadence`, :func:`interval_too_short`);
 - **dependencies**: the parked-dependent store and its verdicts, shared by the producer (which
   parks) and the worker (which releases): :func:`dependency_states`, :func:`decide`, :func:`park`,
@@ -64,7 +65,7 @@ from naq.client._publish import publish_job
 from naq.client._queue import resolve_settings
 from naq.client._resources import ensure_bucket, ensure_queue_consumer, ensure_stream, kv_value
 from naq.client._results import read_result_record
-from naq.client._schedule_store import delete_schedule, read_schedule, schedules_kv
+from naq.client._schedule_store import delete_schedule, read_schedule, schedules_kv, template_refusal
 from naq.client._tasks import pid_alive, stop_signals, stop_task, stop_tasks
 from naq.client._watch import KeyWatch
 
@@ -94,6 +95,7 @@ __all__ = [
     "read_result_record",
     "read_schedule",
     "schedules_kv",
+    "template_refusal",
     # dependencies
     "decide",
     "delete_waiting",

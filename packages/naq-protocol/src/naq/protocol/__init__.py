@@ -58,6 +58,7 @@ from naq.protocol.results import (
 from naq.protocol.schedule import LeaderLockRecord, ScheduleRecord
 from naq.protocol.serializers import JsonSerializer, PickleSerializer, Serializer, get_serializer
 from naq.protocol.settings import Settings
+from naq.protocol.signing import RejectReason, SigningKeys
 from naq.protocol.sizes import message_size
 from naq.protocol.status import JobStatusRecord
 
@@ -128,6 +129,9 @@ __all__ = [
     "function_ref",
     "get_serializer",
     "resolve_ref",
+    # signed jobs
+    "RejectReason",
+    "SigningKeys",
     # resources and settings
     "BucketSpec",
     "ConsumerSpec",

@@ -31,6 +31,7 @@ from naq.protocol._checks import check_non_negative
 from naq.protocol._codec import Record
 from naq.protocol.ids import validate_job_id
 from naq.protocol.job import JobEnvelope
+from naq.protocol.signing import check_signature
 
 __all__ = ["DependencyOutcome", "DependencyVerdict", "ParkedJobRecord", "Verdict"]
 
@@ -41,6 +42,8 @@ class ParkedJobRecord(Record):
 
     ``generation`` tells one parking of the job from a later one (a requeued job parks again) and
     numbers its release message id; ``deadline`` is when it fails if it is still waiting (Unix s).
+    ``signature`` is the job's ``Naq-Signature`` as its producer made it (``None``: unsigned):
+    every publish of the parked job carries it unchanged.
     """
 
     KIND: ClassVar[str] = "parked_job"
@@ -49,8 +52,10 @@ class ParkedJobRecord(Record):
     generation: int
     parked_at: float
     deadline: float
+    signature: str | None = None
 
     def __post_init__(self) -> None:
+        check_signature(self.signature)
         if not self.job.depends_on:
             raise ValueError(f"job {self.job.job_id!r} has no dependencies to wait for")
         if self.generation < 1:

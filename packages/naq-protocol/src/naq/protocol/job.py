@@ -54,6 +54,7 @@ class JobEnvelope(Record):
     dependency_timeout: float | None = None
 
     def __post_init__(self) -> None:
+        _floats(self)
         validate_job_id(self.job_id)
         validate_queue_name(self.queue)
         check_ref("function", self.function, REF_PATTERN)
@@ -78,3 +79,21 @@ class JobEnvelope(Record):
         check_optional_positive("dependency_timeout", self.dependency_timeout)
         if self.result_ttl is not None and self.result_ttl < 0:
             raise ValueError(f"result_ttl must be >= 0 or None, got {self.result_ttl!r}")
+
+
+_FLOAT_FIELDS = ("enqueued_at", "retry_max_delay", "timeout", "dependency_timeout")
+
+
+def _floats(envelope: JobEnvelope) -> None:
+    """Whole numbers given for the float fields become floats, as decoding makes them: so
+    ``decode(encode(e)).encode() == encode(e)`` for every envelope, and a signed job's record
+    publishes the very bytes its producer signed (tests/protocol/test_signing.py proves it)."""
+    for name in _FLOAT_FIELDS:
+        value = getattr(envelope, name)
+        if type(value) is int:
+            object.__setattr__(envelope, name, float(value))
+    delay = envelope.retry_delay
+    if type(delay) is int:
+        object.__setattr__(envelope, "retry_delay", float(delay))
+    elif isinstance(delay, tuple) and any(type(d) is int for d in delay):
+        object.__setattr__(envelope, "retry_delay", tuple(float(d) if type(d) is int else d for d in delay))

@@ -32,6 +32,7 @@ __all__ = [
     "HEADER_MSG_ID",
     "HEADER_ROLLUP",
     "HEADER_SCHEDULE",
+    "HEADER_SIGNATURE",
     "HEADER_SCHEDULE_TARGET",
     "HEADER_TTL",
     "JOBS_STREAM",
@@ -175,6 +176,10 @@ HEADER_ROLLUP: Final = "Nats-Rollup"
 
 HEADER_ATTEMPT: Final = "Naq-Attempt"
 """Attempt number (1-based) of the run a republished job is for; absent means attempt 1."""
+
+HEADER_SIGNATURE: Final = "Naq-Signature"
+"""A signed job's ``<key_id>:<hex HMAC-SHA256 of the message data>`` (:mod:`naq.protocol.signing`);
+carried unchanged by every republish of the job."""
 
 HEADER_DEPENDENCIES: Final = "Naq-Dependencies"
 """On a job with ``depends_on``: what is known of its dependencies (see

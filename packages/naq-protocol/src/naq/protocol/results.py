@@ -25,6 +25,7 @@ from naq.protocol.ids import validate_job_id, validate_queue_name
 from naq.protocol.job import JobEnvelope
 from naq.protocol.refs import exception_ref
 from naq.protocol.serializers import SerializerName
+from naq.protocol.signing import RejectReason, check_signature
 from naq.protocol.sizes import json_text_size, message_size, truncate_text
 
 __all__ = [
@@ -234,7 +235,8 @@ class ResultRecord(Record):
 @dataclass(frozen=True, slots=True)
 class FailedJobRecord(Record):
     """A job that failed for good, kept at ``naq.failed.<queue>.<job_id>``: the whole job, so it can
-    be requeued as it was, plus the error that ended it."""
+    be requeued as it was, plus the error that ended it. ``signature``: the job's
+    ``Naq-Signature`` as it arrived (``None``: unsigned), carried unchanged by a requeue."""
 
     KIND: ClassVar[str] = "failed_job"
 
@@ -243,8 +245,10 @@ class FailedJobRecord(Record):
     attempts: int
     failed_at: float
     worker_id: str | None = None
+    signature: str | None = None
 
     def __post_init__(self) -> None:
+        check_signature(self.signature)
         if self.attempts < 0:
             raise ValueError(f"attempts must be >= 0, got {self.attempts!r}")
         check_non_negative("failed_at", self.failed_at)
@@ -259,7 +263,10 @@ class UndecodableMessageRecord(Record):
     server's max payload, ``data`` holds only the payload's first bytes (:attr:`truncated`), and
     headers that alone would not fit are left out. Records written before these two fields
     existed carry neither (``None``) and hold the whole payload. ``job_id`` is set when the
-    message is a job whose dead-letter record could not hold it whole.
+    message is a job whose dead-letter record could not hold it whole. ``reason`` says why the
+    message was not run: undecodable (also for records written before the field existed), or a
+    signature the worker refused (unsigned, unknown key id, bad signature); a refused job's
+    ``job_id`` stays ``None``, since nothing it claims is trusted.
     """
 
     KIND: ClassVar[str] = "undecodable"
@@ -274,9 +281,11 @@ class UndecodableMessageRecord(Record):
     job_id: str | None = None
     original_size: int | None = None
     sha256: str | None = None
+    reason: RejectReason = RejectReason.UNDECODABLE
 
     def __post_init__(self) -> None:
         validate_queue_name(self.queue)
+        RejectReason(self.reason)
         if self.stream_sequence < 0:
             raise ValueError(f"stream_sequence must be >= 0, got {self.stream_sequence!r}")
         if self.job_id is not None:
@@ -308,6 +317,7 @@ class UndecodableMessageRecord(Record):
         failed_at: float,
         limit: int,
         job_id: str | None = None,
+        reason: RejectReason = RejectReason.UNDECODABLE,
     ) -> UndecodableMessageRecord:
         """The record of a raw message, encoded in at most ``limit`` bytes where it can be.
 
@@ -327,6 +337,7 @@ class UndecodableMessageRecord(Record):
                 job_id=job_id,
                 original_size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
+                reason=reason,
             )
 
         whole = build(data, headers, error)

@@ -18,6 +18,7 @@ from naq.protocol._codec import Record
 from naq.protocol.ids import validate_schedule_id, validate_token
 from naq.protocol.job import JobEnvelope
 from naq.protocol.names import ScheduleStatus
+from naq.protocol.signing import check_signature
 from naq.protocol.sizes import truncate_text
 
 __all__ = ["LAST_ERROR_BYTES", "LeaderLockRecord", "ScheduleRecord"]
@@ -42,6 +43,10 @@ class ScheduleRecord(Record):
     record) but not yet confirmed as published; a scheduler that finds it set publishes that run
     again under the same message id, so a crash between claim and publish loses no run and the
     duplicate window drops the second copy. Times are Unix seconds (UTC).
+
+    ``signature`` is the producer's ``Naq-Signature`` over ``job.encode()`` (the template; ``None``:
+    unsigned). A scheduler that holds keys fires only a template whose signature verifies, and
+    signs each run itself (a run's id and time differ from the template's).
     """
 
     KIND: ClassVar[str] = "schedule"
@@ -60,9 +65,11 @@ class ScheduleRecord(Record):
     failures: int = 0
     last_error: str | None = None
     pending_run_at: float | None = None
+    signature: str | None = None
 
     def __post_init__(self) -> None:
         validate_schedule_id(self.schedule_id)
+        check_signature(self.signature)
         if self.cron is not None and self.interval is not None:
             raise ValueError("a schedule takes at most one of cron and interval (neither: one run at next_run_at)")
         if self.cron is not None and not self.cron.strip():

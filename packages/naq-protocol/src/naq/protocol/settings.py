@@ -18,6 +18,7 @@ from naq.protocol.errors import ConfigurationError
 from naq.protocol.ids import validate_queue_name
 from naq.protocol.names import DEFAULT_DEPENDENCY_TIMEOUT, DEFAULT_QUEUE
 from naq.protocol.serializers import SERIALIZER_NAMES
+from naq.protocol.signing import SigningKeys, signing_keys
 
 __all__ = ["GIB", "LOG_LEVELS", "Settings", "check_dependency_timeout"]
 
@@ -145,6 +146,18 @@ def _inbox_prefix(value: Any) -> str | None:
     return None
 
 
+def _signing_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "must be a secret, or comma-separated key_id:secret pairs"
+    try:
+        signing_keys(value)
+    except ConfigurationError as exc:
+        return str(exc).removeprefix("NAQ_SIGNING_KEY: ")
+    return None
+
+
 def _optional_positive(value: Any) -> str | None:
     return None if value is None else _positive(value)
 
@@ -186,6 +199,10 @@ class Settings:
     """Where replies to this process come (nats-py's default ``_INBOX``); one per NATS user keeps
     users from reading each other's replies (docs/security.md)."""
     connect_timeout: float = _var("NAQ_NATS_CONNECT_TIMEOUT", 5.0, _float, _positive)
+    # signed jobs (producers and the scheduler sign; workers check)
+    signing_key: str | None = _var("NAQ_SIGNING_KEY", None, _optional_text, _signing_key, secret=True)
+    """A secret, or comma-separated ``key_id:secret`` pairs (:mod:`naq.protocol.signing`); unset:
+    jobs are not signed and workers run unsigned jobs."""
     # producers
     default_queue: str = _var("NAQ_DEFAULT_QUEUE", DEFAULT_QUEUE, _text, _queue)
     job_serializer: str = _var("NAQ_JOB_SERIALIZER", "json", _text, _one_of(SERIALIZER_NAMES))
@@ -277,6 +294,11 @@ class Settings:
             else:
                 env[f.metadata["env"]] = str(value)
         return env
+
+    @property
+    def keys(self) -> SigningKeys | None:
+        """The parsed :attr:`signing_key` (cached per value), or ``None`` when jobs are not signed."""
+        return None if self.signing_key is None else signing_keys(self.signing_key)
 
     @property
     def servers(self) -> list[str]:

@@ -15,6 +15,11 @@ A failed publish is counted on the record and retried with a growing delay; afte
 ``NAQ_MAX_SCHEDULE_FAILURES`` in a row the schedule is marked failed. A stored interval below
 ``NAQ_MIN_SCHEDULE_INTERVAL`` (written by an older producer, or by hand) is never fired: the
 schedule is marked failed with the reason.
+
+Signed jobs (``NAQ_SIGNING_KEY``): each run is a new envelope (its own id and time), so the
+scheduler signs it with its own first key, but only after the record's job template verifies
+against the producer's signature stored with it. A record written or changed by someone without
+the key is marked failed with the reason and fires nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from naq.client.runtime import (
     publish_jobs,
     read_schedule,
     schedules_kv,
+    template_refusal,
 )
 from naq.protocol import JobEnvelope, MessageTooLargeError, ScheduleRecord, ScheduleStatus
 from naq.protocol.subjects import schedule_run_job_id
@@ -116,8 +122,9 @@ class Firer:
             if record.next_run_at > now or not self.may_fire():
                 return
             too_short = None if record.interval is None else interval_too_short(record.interval, self.min_interval)
-            if too_short is not None:
-                await self._mark_failed(record, revision, too_short)
+            refusal = too_short or template_refusal(self.connection.settings, record)
+            if refusal is not None:
+                await self._mark_failed(record, revision, refusal)
                 return
             claimed = _claimed(record, now)
             kv = await schedules_kv(self.connection)
@@ -137,6 +144,13 @@ class Firer:
             self.view.update(record, revision)
         elif not self.may_fire():
             return
+        else:
+            # A claim found in the record (ours before a crash, or written into the bucket):
+            # checked as well, so a record with pending_run_at set runs nothing unsigned either.
+            refusal = template_refusal(self.connection.settings, record)
+            if refusal is not None:
+                await self._mark_failed(dataclasses.replace(record, pending_run_at=None), revision, refusal)
+                return
         run_at = record.pending_run_at
         assert run_at is not None
         try:

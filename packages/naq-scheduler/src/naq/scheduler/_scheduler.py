@@ -168,6 +168,8 @@ class Scheduler:
             self.poll_interval,
             self.settings.scheduler_lock_ttl,
         )
+        if self.settings.keys is not None:  # NAQ_SIGNING_KEY: templates are checked, runs signed
+            logger.info("signing runs with key id {}", self.settings.keys.signing_id)
 
     async def _leadership_changed(self, leading: bool, why: str) -> None:
         if leading == self._leading:

@@ -50,7 +50,9 @@ class DependencyGate:
             states = await dependency_states(self.connection, envelope.depends_on)
             verdict = decide(envelope, states)
             if verdict is None:
-                await park(self.connection, [envelope], states)
+                # Parked with the signature it arrived with: its release carries that, unchanged.
+                signature = (message.headers or {}).get(names.HEADER_SIGNATURE)
+                await park(self.connection, [envelope], states, {envelope.job_id: signature})
                 return None
         if verdict.verdict is Verdict.DEADLINE:
             await self.deadline_due(envelope, verdict.generation)

@@ -1,5 +1,6 @@
 """How a delivered job ends: completed (its result stored), retried, failed for good, cancelled, or
-not a job at all (undecodable); each with its result record, dead letter, ack and event.
+not run at all (undecodable, or its signature refused); each with its result record, dead letter,
+ack and event.
 
 Terminal state is written before the ack, and a failed job is dead-lettered before its result is
 written, so whoever sees the failed result finds the job in the DLQ. A write that JetStream
@@ -27,6 +28,7 @@ from naq.protocol import (
     ErrorInfo,
     EventKind,
     JobEnvelope,
+    JobRejectedError,
     JobStatus,
     JobStatusRecord,
     JobTimeoutError,
@@ -36,8 +38,11 @@ from naq.protocol import (
     SerializationError,
     SystemEventKind,
     UndecodableMessageRecord,
+    names,
 )
+from naq.protocol.refs import exception_ref
 from naq.protocol.retry import retry_delay, should_retry
+from naq.protocol.signing import RejectReason, SigningKeys, explain
 from naq.protocol.sizes import truncate_text
 from naq.worker._backoff import STORAGE_RETRY_DELAY, StorageBackoff
 from naq.worker._completions import CompletionEvents
@@ -200,7 +205,8 @@ class Outcomes:
         nak = delay <= NAK_DELAY_LIMIT
         if not nak:
             try:
-                await self.store.publish_delayed(envelope, attempt + 1, time.time() + delay)
+                signature = (message.headers or {}).get(names.HEADER_SIGNATURE)  # carried, never made
+                await self.store.publish_delayed(envelope, attempt + 1, time.time() + delay, signature)
             except MessageTooLargeError:
                 # The job with the schedule's headers does not fit in a message: it waits on a
                 # delayed nak instead, holding one unit of ack-pending capacity meanwhile.
@@ -283,16 +289,37 @@ class Outcomes:
 
     async def undecodable(self, delivery: Delivery, error: SerializationError) -> None:
         """The message is not a job: keep its raw bytes in the DLQ, ack it, count it failed."""
+        await self._reject_raw(delivery, ErrorInfo.from_exception(error), RejectReason.UNDECODABLE)
+
+    def signature_refused(self, delivery: Delivery, keys: SigningKeys) -> Awaitable[None] | None:
+        """``None`` when the message's ``Naq-Signature`` verifies its data under ``keys``; else
+        the rejection to await: the raw message to the DLQ with the reason, an ack, a failed
+        event without a job id. Nothing of what the message claims (its job id above all) is
+        read or written: it was not decoded."""
+        message = delivery.message
+        header = (message.headers or {}).get(names.HEADER_SIGNATURE)
+        reason = keys.check(message.data, header)
+        if reason is None:
+            return None
+        text = explain(reason, header)
+        return self._reject_raw(delivery, ErrorInfo(type=exception_ref(JobRejectedError), message=text), reason)
+
+    async def _reject_raw(self, delivery: Delivery, error: ErrorInfo, reason: RejectReason) -> None:
+        """Keep a message that is not run as raw bytes in the DLQ with ``reason``, ack it, count
+        it failed, and publish a failed event (with no job id: none is trusted)."""
         message = delivery.message
         sequence = message.metadata.sequence.stream
-        if await self.store_write(delivery, self._dead_letter_raw(delivery, ErrorInfo.from_exception(error))):
+        if await self.store_write(delivery, self._dead_letter_raw(delivery, error, reason=reason)):
             await message.ack()
             self.host.counted(delivery.queue, failed=True)
-            text = _brief(str(error))
+            text = _brief(error.message)
             size = len(message.data)
-            logger.warning("undecodable message {} ({} bytes) on queue {}: {}", sequence, size, delivery.queue, text)
+            what = "undecodable" if reason is RejectReason.UNDECODABLE else f"rejected ({reason})"
+            logger.warning("{} message {} ({} bytes) on queue {}: {}", what, sequence, size, delivery.queue, text)
             worker_id = self.host.worker_id
-            await publish_event(self.connection, EventKind.FAILED, delivery.queue, None, worker_id, error=text)
+            await publish_event(
+                self.connection, EventKind.FAILED, delivery.queue, None, worker_id, error=text, reason=str(reason)
+            )
 
     # --- storage -----------------------------------------------------------------------------------
 
@@ -387,7 +414,8 @@ class Outcomes:
     async def _dead_letter(self, delivery: Delivery, envelope: JobEnvelope, error: ErrorInfo, attempt: int) -> bool:
         """Put the job in the dead-letter queue; ``False`` if that failed (and was dealt with)."""
         try:
-            await self.store.dead_letter(envelope, error, attempt, self.host.worker_id)
+            signature = (delivery.message.headers or {}).get(names.HEADER_SIGNATURE)
+            await self.store.dead_letter(envelope, error, attempt, self.host.worker_id, signature)
         except MessageTooLargeError:
             # The job nearly fills a message by itself, so no record holds it and its error:
             # keep its raw bytes instead, cut to fit, with the size and digest of the whole.
@@ -398,7 +426,11 @@ class Outcomes:
         return True
 
     def _dead_letter_raw(
-        self, delivery: Delivery, error: ErrorInfo, job_id: str | None = None
+        self,
+        delivery: Delivery,
+        error: ErrorInfo,
+        job_id: str | None = None,
+        reason: RejectReason = RejectReason.UNDECODABLE,
     ) -> Awaitable[UndecodableMessageRecord]:
         message = delivery.message
         return self.store.dead_letter_raw(
@@ -409,4 +441,5 @@ class Outcomes:
             dict(message.headers or {}),
             error,
             job_id,
+            reason,
         )

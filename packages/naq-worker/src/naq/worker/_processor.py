@@ -81,12 +81,17 @@ class JobProcessor:
         self.run = run
         self.connection = store.connection
         self.settings = store.settings
+        self.keys = self.settings.keys
+        """``NAQ_SIGNING_KEY``'s keys: set, every job's signature is checked before it is decoded."""
         self.isolation = Isolation()
         """Suspects (deliveries after a lost one) run alone: see :mod:`naq.worker._isolation`."""
 
     async def process(self, delivery: Delivery) -> None:
         """Handle one message to the end: it is acked, nak'd or handed to the dead-letter queue."""
         message = delivery.message
+        if self.keys is not None and (refused := self.outcomes.signature_refused(delivery, self.keys)) is not None:
+            await refused  # not decoded, let alone run: the raw message goes to the DLQ with the reason
+            return
         try:
             envelope = JobEnvelope.decode(message.data)
         except SerializationError as exc:

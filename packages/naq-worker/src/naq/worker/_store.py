@@ -28,6 +28,7 @@ from naq.protocol import (
     names,
 )
 from naq.protocol.results import encode_fitted
+from naq.protocol.signing import RejectReason
 from naq.protocol.subjects import (
     failed_subject,
     kv_key_subject,
@@ -98,8 +99,11 @@ class JobStore:
         except ValueError:
             return None
 
-    async def dead_letter(self, envelope: JobEnvelope, error: ErrorInfo, attempts: int, worker_id: str) -> None:
-        """Keep the whole job with its error (cut to fit) at ``naq.failed.<queue>.<job_id>``.
+    async def dead_letter(
+        self, envelope: JobEnvelope, error: ErrorInfo, attempts: int, worker_id: str, signature: str | None = None
+    ) -> None:
+        """Keep the whole job with its error (cut to fit) at ``naq.failed.<queue>.<job_id>``, with
+        the ``signature`` it arrived with (a requeue carries it).
 
         ``MessageTooLargeError`` when the job itself leaves no room for the record around it.
         """
@@ -107,7 +111,12 @@ class JobStore:
 
         def build(fitted: ErrorInfo) -> FailedJobRecord:
             return FailedJobRecord(
-                job=envelope, error=fitted, attempts=attempts, failed_at=failed_at, worker_id=worker_id
+                job=envelope,
+                error=fitted,
+                attempts=attempts,
+                failed_at=failed_at,
+                worker_id=worker_id,
+                signature=signature,
             )
 
         data = encode_fitted(build, error, self.max_payload)
@@ -122,9 +131,11 @@ class JobStore:
         headers: dict[str, str],
         error: ErrorInfo,
         job_id: str | None = None,
+        reason: RejectReason = RejectReason.UNDECODABLE,
     ) -> UndecodableMessageRecord:
         """Keep a message as it came, raw bytes and headers, at ``naq.failed.<queue>._raw.<seq>``:
-        a message that is not a job, or a job too large for :meth:`dead_letter`. Returns the
+        a message that is not a job (or whose signature was refused: ``reason``), or a job too
+        large for :meth:`dead_letter`. Returns the
         record stored (truncated to fit the max payload if it had to be)."""
         record = UndecodableMessageRecord.of_message(
             queue=queue,
@@ -136,16 +147,26 @@ class JobStore:
             failed_at=time.time(),
             limit=self.max_payload,
             job_id=job_id,
+            reason=reason,
         )
         await self._publish(undecodable_subject(queue, stream_sequence), record.encode())
         return record
 
-    async def publish_delayed(self, envelope: JobEnvelope, next_attempt: int, run_at: float) -> None:
-        """Publish the job again for attempt ``next_attempt`` at ``run_at`` through a server-side schedule.
+    async def publish_delayed(
+        self, envelope: JobEnvelope, next_attempt: int, run_at: float, signature: str | None = None
+    ) -> None:
+        """Publish the job again for attempt ``next_attempt`` at ``run_at`` through a server-side
+        schedule, carrying the ``signature`` it arrived with.
 
         ``JobTooLargeError`` (a ``MessageTooLargeError``) when the job with the schedule's headers is over
         the max payload.
         """
         await publish_job(
-            self.connection, envelope, MessagePurpose.RETRY, next_attempt, at=run_at, attempt=next_attempt
+            self.connection,
+            envelope,
+            MessagePurpose.RETRY,
+            next_attempt,
+            at=run_at,
+            attempt=next_attempt,
+            signature=signature,
         )

@@ -287,6 +287,8 @@ class Worker:
                 "allow_any_module is ignored: the allowed modules ({}) are set and win",
                 ", ".join(self.allowed_modules or ()),
             )
+        if self.settings.keys is not None:  # NAQ_SIGNING_KEY: unsigned or tampered jobs go to the DLQ
+            logger.info("signed jobs only: accepting key id(s) {}", ", ".join(self.settings.keys.key_ids))
         await self.call_hooks("on_startup", self.state)
         self._heartbeat = Heartbeat(self)
         await self._heartbeat.beat(WorkerStatus.STARTING)
