@@ -35,8 +35,8 @@ async def kv_write_if(
     makes the entry expire.
     """
     all_headers = {names.HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected_revision), **(headers or {})}
-    if ttl is not None:
-        all_headers[names.HEADER_TTL] = str(ttl)
+    if ttl is not None:  # capped: the server drops a message whose TTL is centuries at once
+        all_headers[names.HEADER_TTL] = str(min(ttl, names.MAX_TTL))
     try:
         ack = await connection.js.publish(kv_key_subject(bucket, key), data, headers=all_headers)
     except nats.js.errors.APIError as exc:

@@ -38,6 +38,7 @@ __all__ = [
     "JOBS_STREAM",
     "KV_DELETE_OPERATIONS",
     "JOB_STATUS_BUCKET",
+    "MAX_TTL",
     "KV_SUBJECT_PREFIX",
     "LEADER_LOCK_KEY",
     "QUEUE_PREFIX",
@@ -152,6 +153,11 @@ HEADER_SCHEDULE_TARGET: Final = "Nats-Schedule-Target"
 
 HEADER_TTL: Final = "Nats-TTL"
 """Per-message TTL in whole seconds (buckets created with ``allow_msg_ttl``)."""
+
+MAX_TTL: Final = 2**31
+"""Longest ``Nats-TTL`` naq writes (68 years): nats-server accepts a longer one (from about 8.5e9 s,
+its expiry overflows int64 nanoseconds) and then drops the message at once, so a result kept "for
+centuries" was lost as it was stored. A longer ``result_ttl`` keeps the result this long."""
 
 HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: Final = "Nats-Expected-Last-Subject-Sequence"
 """Compare-and-set guard: the publish fails unless the subject's last sequence is this revision."""

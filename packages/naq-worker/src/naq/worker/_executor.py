@@ -43,11 +43,20 @@ async def run_call(
     except TimeoutError:
         if future.done():
             return future.result()
-        future.add_done_callback(lambda _: on_thread_done())
+        future.add_done_callback(lambda done: _thread_ended(done, on_thread_done))
         raise JobTimeoutError.after(timeout, thread_running=True) from None
     if inspect.isawaitable(value):  # a sync callable that returned a coroutine
         value = await _within(value, timeout)
     return value
+
+
+def _thread_ended(done: asyncio.Future[Any], on_thread_done: Callable[[], None]) -> None:
+    """A timed-out sync job's thread ended: free its slot. What it raised meanwhile is retrieved
+    here, or asyncio logs "Future exception was never retrieved" (an ERROR line per such job; found
+    by fuzzing): the job already failed with its timeout."""
+    if not done.cancelled():
+        done.exception()
+    on_thread_done()
 
 
 async def _within(awaitable: Any, timeout: float | None) -> Any:

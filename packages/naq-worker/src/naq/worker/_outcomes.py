@@ -15,6 +15,7 @@ longer with each refusal in a row (bounded), and the job is delivered again afte
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable
 from typing import Final, Protocol, runtime_checkable
@@ -51,6 +52,7 @@ from naq.worker._store import JobStore
 
 __all__ = [
     "EVENT_ERROR_BYTES",
+    "MAX_RETRY_DELAY",
     "NAK_DELAY_LIMIT",
     "STORAGE_RETRY_DELAY",
     "OutcomeHost",
@@ -61,6 +63,10 @@ __all__ = [
 NAK_DELAY_LIMIT: Final = 5.0
 """Longest retry delay served by a delayed nak; longer ones go through a server-side schedule, so
 waiting retries do not hold the consumer's ack-pending capacity."""
+
+MAX_RETRY_DELAY: Final = 1e10
+"""Longest retry delay a job is retried after (about 300 years); its schedule's time must be a
+date (before year 9999) the server can read. A longer delay fails the job for good instead."""
 
 EVENT_ERROR_BYTES: Final = 4096
 """Most bytes of error text an event or a log line carries; the whole error (cut only to fit the
@@ -90,6 +96,16 @@ class OutcomeHost(Protocol):
 
 def _error_info(error: BaseException) -> ErrorInfo:
     return ErrorInfo.from_exception(error.error if isinstance(error, Permanent) else error)
+
+
+def _schedulable_delay(envelope: JobEnvelope, attempt: int) -> float | None:
+    """The job's retry delay after ``attempt``, or ``None`` if it is beyond :data:`MAX_RETRY_DELAY`
+    (or beyond a float)."""
+    try:
+        delay = retry_delay(envelope, attempt)
+    except OverflowError:  # a float delay times a huge attempt number
+        return None
+    return delay if delay <= MAX_RETRY_DELAY else None
 
 
 def _too_large(error: BaseException) -> bool:
@@ -165,7 +181,16 @@ class Outcomes:
         if not (retryable and should_retry(envelope, error, attempt)):
             await self.failed_for_good(delivery, envelope, attempt, _error_info(error), started)
             return
-        delay = retry_delay(envelope, attempt)
+        delay = _schedulable_delay(envelope, attempt)
+        if delay is None:
+            # A delay no schedule can reach (a retry_delay of 1e300 s; a huge attempt number from a
+            # Naq-Attempt header overflowing the float): scheduling it raised, which was handled as
+            # a storage failure, so the job came back for ever (and paused fetching). It fails now.
+            info = _error_info(error)
+            reason = f"not retried: its retry delay cannot be scheduled (over {MAX_RETRY_DELAY:.0f} s)"
+            info = dataclasses.replace(info, message=f"{info.message} ({reason})")
+            await self.failed_for_good(delivery, envelope, attempt, info, started)
+            return
         message = delivery.message
         status = JobStatusRecord(
             job_id=envelope.job_id,

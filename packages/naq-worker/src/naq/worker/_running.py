@@ -20,7 +20,10 @@ from naq.client.runtime import Connection, stop_tasks
 from naq.worker._delivery import Delivery, announce_started
 from naq.worker._slots import Slots
 
-__all__ = ["ANNOUNCE_AFTER", "RunningJobs"]
+__all__ = ["ANNOUNCE_AFTER", "BUG_REDELIVERY_DELAY", "RunningJobs"]
+
+BUG_REDELIVERY_DELAY: Final = 5.0
+"""Seconds before a job whose handling raised unexpectedly (a bug in naq) is delivered again."""
 
 ANNOUNCE_AFTER: Final = 0.25
 """Seconds a job runs before its ``started`` event is published (and the watcher's period)."""
@@ -55,7 +58,9 @@ class RunningJobs:
             raise
         except Exception:  # a bug in naq itself: hand the job back, keep the worker alive
             logger.exception("unexpected error handling a job; it will be delivered again")
-            await _hand_back(delivery)
+            # After a delay: the same message meets the same bug, and an immediate redelivery made
+            # a hot loop (found by fuzzing: a huge Naq-Attempt overflowed the retry delay).
+            await _hand_back(delivery, delay=BUG_REDELIVERY_DELAY)
         finally:
             task = asyncio.current_task()
             self.tasks.pop(task, None)  # type: ignore[arg-type]
@@ -119,8 +124,8 @@ class RunningJobs:
             logger.warning("handed back {} job(s) that did not finish within the grace period", len(leftovers))
 
 
-async def _hand_back(delivery: Delivery) -> None:
+async def _hand_back(delivery: Delivery, delay: float | None = None) -> None:
     try:
-        await delivery.message.nak()
+        await delivery.message.nak(delay=delay)
     except Exception as exc:  # already acked or connection gone: redelivered after ack wait
         logger.debug("could not hand back a job: {}", exc)

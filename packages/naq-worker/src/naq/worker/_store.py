@@ -63,6 +63,7 @@ class JobStore:
         ttl = self.settings.default_result_ttl if result_ttl is None else result_ttl
         if ttl == 0:
             return
+        ttl = min(ttl, names.MAX_TTL)  # a longer TTL would make the server drop the result
         subject = kv_key_subject(names.RESULTS_BUCKET, record.job_id)
         headers = {names.HEADER_TTL: str(ttl)}
         if record.error is None:
