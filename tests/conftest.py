@@ -124,6 +124,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"slow tests (marked, > {_SLOW_SECONDS:.0f} s): {len(slow)}")
     for report in unmarked:
         terminalreporter.write_line(f"unmarked test took {report.duration:.1f} s: {report.nodeid}")
+    for report in calls:  # the fault tests' figures (tests/chaos/conftest.py)
+        for key, line in report.user_properties:
+            if key == "figures":
+                terminalreporter.write_line(line)
 
 
 _SLOW_SECONDS = 20.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for pytest-xdist (``--dist loadgroup`` in pytest.ini): each file's tests stay
+    in one process, so module-scoped servers start once; the fault tests (``chaos``) all run in one
+    process, one after the other, so their kills and restarts never overlap."""
+    for item in items:
+        group = "chaos" if item.get_closest_marker("chaos") else item.nodeid.partition("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -51,6 +51,8 @@ def figures(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) 
         line = f"chaos {request.node.name}: " + " ".join(f"{k}={v}" for k, v in shown.items())
         with capsys.disabled():
             print(f"\n{line}", flush=True)
+        # Also in the run's summary (tests/conftest.py), which pytest-xdist's processes report to.
+        request.node.user_properties.append(("figures", line))
         target = os.environ.get("NAQ_CHAOS_REPORT")
         if target:
             with Path(target).open("a") as file:

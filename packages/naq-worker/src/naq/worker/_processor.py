@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from naq.protocol import (
     DependencyOutcome,
@@ -35,7 +36,10 @@ from naq.worker._outcomes import Outcomes, Permanent
 from naq.worker._store import JobStore
 from naq.worker._watches import CancelledJobs
 
-__all__ = ["JobProcessor", "ProcessorHost", "Runner"]
+__all__ = ["CRASH_JITTER_MAX", "JobProcessor", "ProcessorHost", "Runner"]
+
+CRASH_JITTER_MAX: Final = 10.0
+"""Most seconds a job already charged with a crash waits, at random, before its next lone run."""
 
 Runner = Callable[[Callable[..., Any], list[Any], dict[str, Any], float | None], Awaitable[Any]]
 """Runs ``func(*args, **kwargs)`` within a timeout (seconds or ``None``): the worker's executor."""
@@ -117,6 +121,11 @@ class JobProcessor:
         isolation = self.isolation
         if suspect:  # it may have killed its last worker: it runs alone, so a crash now is its own
             assert status is not None  # a suspect's status is made by the accounting
+            if crashes:
+                # Charged before: start at a random moment, so that something killing workers on
+                # a period (a restart loop, an operator's script) does not keep hitting its lone
+                # runs in step, which would charge an innocent job again and again.
+                await asyncio.sleep(random.uniform(0.0, min(self.settings.ack_wait, CRASH_JITTER_MAX)))
             async with isolation.exclusive():
                 # Written once alone, before it runs: the mark that charges a crash from here on to it.
                 await self.store.write_status(status)
