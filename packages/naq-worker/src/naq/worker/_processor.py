@@ -125,7 +125,8 @@ class JobProcessor:
                 # Charged before: start at a random moment, so that something killing workers on
                 # a period (a restart loop, an operator's script) does not keep hitting its lone
                 # runs in step, which would charge an innocent job again and again.
-                await asyncio.sleep(random.uniform(0.0, min(self.settings.ack_wait, CRASH_JITTER_MAX)))
+                jitter = random.uniform(0.0, min(self.settings.ack_wait, CRASH_JITTER_MAX))  # noqa: S311 (not a secret)
+                await asyncio.sleep(jitter)
             async with isolation.exclusive():
                 # Written once alone, before it runs: the mark that charges a crash from here on to it.
                 await self.store.write_status(status)
