@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Self
 
+from rich.cells import cell_len
 from textual.widgets import Log
 
 from naq.client import EventKind, EventRecord, SystemEventKind
@@ -108,6 +109,14 @@ class EventLog(Log):
             return
         self._written += 1
         self._queued.append(event_line(event))
+
+    def _update_size(self, updates: int, lines: list[str]) -> None:
+        # Textual's Log measures new lines in a thread worker, which fails the app with
+        # NoActiveAppError when the app exits while it runs. Ours are short and rate-capped, so
+        # they are measured here, on the event loop (Textual is pinned; this is its own hook).
+        if lines:
+            width = max(cell_len(self._process_line(line)) for line in lines)
+            self._update_maximum_width(updates, width)
 
     def clear(self) -> Self:
         """Empty the log, and what is queued for it."""
