@@ -88,3 +88,15 @@ def test_naq_job_errors_are_raised_as_themselves_under_old_and_new_names(stored_
         result_value(record)
     assert type(error.value) is getattr(naq.client, raised)
     assert error.value.error_type == stored_type
+
+
+async def test_a_wait_outlives_a_results_bucket_that_is_gone_and_comes_back(test_settings: Settings, nc: Any) -> None:
+    connection = await get_connection(test_settings)
+    await kv(connection, names.RESULTS_BUCKET)  # this connection now takes the bucket as there
+    await nc.request(f"$JS.API.STREAM.DELETE.KV_{names.RESULTS_BUCKET}", b"", timeout=5)
+    job = Job("after-reset-1", "default", test_settings)
+    wait = asyncio.create_task(job.result(timeout=20))
+    await asyncio.sleep(1.5)  # past the wait's re-reads, each of which found no bucket at all
+    assert not wait.done(), wait
+    await nc.publish(result_subject(job.job_id), _completed(job.job_id, "back").encode())
+    assert await wait == "back"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
+import nats.errors
+
 from naq.client._connection import Connection
 from naq.client._resources import kv_value
 from naq.protocol import (
@@ -46,6 +48,16 @@ async def read_result_record(connection: Connection, job_id: str) -> ResultRecor
     return None if value is None else ResultRecord.decode(value)
 
 
+async def _stored_result(connection: Connection, job_id: str) -> ResultRecord | None:
+    """The stored result, for a wait: ``None`` also while the results bucket does not exist."""
+    try:
+        return await read_result_record(connection, job_id)
+    except nats.errors.NoRespondersError:
+        # No results bucket yet (workers create it, and none has started since the server was
+        # new): nothing is stored, and the result will come through the subscription.
+        return None
+
+
 async def wait_for_result_record(connection: Connection, job_id: str, timeout: float | None) -> ResultRecord:
     """The result of ``job_id`` once it is written; ``TimeoutError`` after ``timeout`` seconds."""
     validate_job_id(job_id)
@@ -64,7 +76,7 @@ async def wait_for_result_record(connection: Connection, job_id: str, timeout: f
         # server first) nor an immediate read (not stored yet): read again a few times while such a
         # write can still be landing, then rely on the subscription alone.
         for pause in (*_RECHECKS, None):
-            existing = await read_result_record(connection, job_id)
+            existing = await _stored_result(connection, job_id)
             if existing is not None:
                 return existing
             remaining = None if deadline is None else max(0.0, deadline - loop.time())
