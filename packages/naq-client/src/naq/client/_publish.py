@@ -37,7 +37,6 @@ from naq.client._acks import publish_acked
 from naq.client._connection import Connection
 from naq.client._measured import check_size, record_name
 from naq.protocol import DependencyVerdict, JobEnvelope, JobTooLargeError, MessagePurpose, MessageTooLargeError, names
-from naq.protocol.signing import signing_keys
 from naq.protocol.subjects import (
     delayed_subject,
     dependency_deadline_subject,
@@ -84,8 +83,8 @@ def job_signature(connection: Connection, envelope: JobEnvelope) -> str | None:
     """The signature ``envelope``'s first publish through ``connection`` would carry (``None``
     without keys): for a record that keeps the job before it is published (a parked dependent, a
     schedule's job template)."""
-    text = connection.settings.signing_key
-    return None if text is None else signing_keys(text).sign(envelope.encode())
+    keys = connection.settings.keys
+    return None if keys is None else keys.sign(envelope.encode())
 
 
 def job_message(
@@ -134,9 +133,9 @@ def job_message(
     if purpose is None:
         if signature is not None:
             raise ValueError("a job's first publish is signed by its publisher, not given a signature")
-        text = connection.settings.signing_key
-        if text is not None:  # unsigned jobs: this one test is all signing costs
-            headers[names.HEADER_SIGNATURE] = signing_keys(text).sign(data)
+        keys = connection.settings.keys
+        if keys is not None:  # unsigned jobs: this one test is all signing costs
+            headers[names.HEADER_SIGNATURE] = keys.sign(data)
     elif signature is not None:
         headers[names.HEADER_SIGNATURE] = signature
     check_job_size(connection.nc, job_id, subject, data, headers)

@@ -50,9 +50,13 @@ class StorageBackoff:
         if self.paused:
             return max(self._until - time.monotonic(), 0.0), False
         self.steps += 1
-        delay = min(self.first * 2 ** (self.steps - 1), self.most)
+        delay = self.step_delay(self.steps)
         self._until = time.monotonic() + delay
         return delay, True
+
+    def step_delay(self, step: int) -> float:
+        """Seconds of the ``step``-th pause in a row (from 1): ``first``, doubling, at most ``most``."""
+        return min(self.first * 2 ** (step - 1), self.most)
 
     def succeeded(self) -> None:
         """A write went through: storage works again. Cheap: called for every stored result."""

@@ -345,7 +345,7 @@ class Outcomes:
         delay, new_step = backoff.failed()
         if delivery is not None:  # each job's own redeliveries grow apart too
             deliveries = delivery.message.metadata.num_delivered or 1
-            delay = max(delay, min(backoff.first * 2 ** (deliveries - 1), backoff.most))
+            delay = max(delay, backoff.step_delay(deliveries))
         if new_step:  # once per step of the pause, not once per job
             text = _brief(f"{type(error).__name__}: {error}")
             logger.error(
