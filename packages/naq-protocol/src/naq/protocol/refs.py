@@ -30,6 +30,7 @@ __all__ = [
     "function_ref",
     "module_of",
     "resolve_ref",
+    "walk_ref",
 ]
 
 REF_PATTERN: Final = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
@@ -161,10 +162,19 @@ def resolve_ref(ref: str) -> Any:
     Raises ``ImportError`` (module missing) or ``AttributeError`` (name missing) for the caller to
     report; ``ValueError`` if ``ref`` is not shaped like a reference.
     """
+    return walk_ref(ref)[0]
+
+
+def walk_ref(ref: str) -> tuple[Any, tuple[str, ...]]:
+    """:func:`resolve_ref`, with the names of the modules its qualified name walked through
+    (``tasks:os.system`` passes through ``os``), for a caller that must vet them too."""
     if REF_PATTERN.fullmatch(ref) is None:
         raise ValueError(f"{ref!r} is not a reference like 'module:qualname'")
     module_name, _, qualname = ref.partition(":")
     obj: Any = importlib.import_module(module_name)
+    walked: list[str] = []
     for part in qualname.split("."):
         obj = getattr(obj, part)
-    return obj
+        if inspect.ismodule(obj):
+            walked.append(obj.__name__)
+    return obj, tuple(walked)

@@ -9,14 +9,12 @@ is ``posix``'s). Special attributes (``tasks:__loader__.exec_module``) are never
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import sys
 from collections.abc import Callable
 from typing import Any, Final
 
 from naq.protocol import JobEnvelope, JobRejectedError, get_serializer
-from naq.protocol.refs import REF_PATTERN, module_of
+from naq.protocol.refs import module_of, walk_ref
 from naq.worker._allowlist import denied_root, refusal
 
 __all__ = ["load_call"]
@@ -40,23 +38,17 @@ def _searched() -> str:
 
 def _resolve(ref: str) -> _Resolved:
     """Import ``ref``'s module and walk its qualified name, noting the modules walked through."""
-    if REF_PATTERN.fullmatch(ref) is None:
-        raise ValueError(f"{ref!r} is not a reference like 'module:qualname'")
     module_name, _, qualname = ref.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    walked: list[str] = []
     for part in qualname.split("."):
         if part.startswith("__") and part.endswith("__"):
             raise JobRejectedError(f"{ref} names the special attribute {part}, which a job may not reach")
-        obj = getattr(obj, part)
-        if inspect.ismodule(obj):
-            walked.append(obj.__name__)
+    obj, walked = walk_ref(ref)
     defined_in = getattr(obj, "__module__", None)
     if not isinstance(defined_in, str) or denied_root(module_name) is not None:
         # A denied module that runs at all was allowed by name, with what it defines elsewhere
         # (os.system is posix's).
         defined_in = None
-    return obj, tuple(walked), defined_in
+    return obj, walked, defined_in
 
 
 def _check_walk(ref: str, resolved: _Resolved, allowed: tuple[str, ...] | None) -> None:
