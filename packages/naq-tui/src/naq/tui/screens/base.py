@@ -94,8 +94,11 @@ class MonitorScreen(NaqScreen):
 
     def show(self, state: ConnectionState, snapshot: Snapshot | None) -> None:
         """Show the connection state and, once there is one, the latest snapshot."""
+        bars = self.query(StatusBar)
+        if not bars:  # mounted but not whole (being taken down as the app exits): nothing to show on
+            return
         self._shown = (state, snapshot)
-        self.query_one(StatusBar).show(state, self.monitor.read_only)
+        bars.first().show(state, self.monitor.read_only)
         if snapshot is not None:
             self.show_snapshot(snapshot)
 
